@@ -1,0 +1,1 @@
+"""Analysis of .tflite models: running them (TFLite and TFLM), structure, memory, latency."""

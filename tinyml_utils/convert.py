@@ -1,0 +1,90 @@
+"""Keras model -> .tflite bytes, in the four post-training options of the workbook.
+
+=================  =========================================================  ============
+variant            what is stored                                             TFLM runs it
+=================  =========================================================  ============
+``float32``        float weights and activations                              yes
+``dynamic_range``  int8 weights, float activations (hybrid ops at run time)   no
+``float16``        float16 weights, DEQUANTIZE to float32 at load             no (usually)
+``int8``           int8 weights and activations, int8 input and output        yes
+=================  =========================================================  ============
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Literal
+
+import numpy as np
+
+from tinyml_utils.errors import DataError
+
+Variant = Literal["float32", "dynamic_range", "float16", "int8"]
+VARIANTS: tuple[Variant, ...] = ("float32", "dynamic_range", "float16", "int8")
+
+
+def representative_dataset(
+    x: np.ndarray, num_samples: int = 200, seed: int = 0
+) -> Callable[[], Iterator[list[np.ndarray]]]:
+    """A calibration generator for full-int8 conversion: ``num_samples`` inputs of ``x``.
+
+    The samples should look like deployment inputs (same preprocessing); a few hundred
+    cover the range of every activation well enough for small models.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim < 2 or len(x) == 0:
+        raise DataError(f"representative data must be a non-empty batch, got shape {x.shape}.")
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(len(x), size=min(num_samples, len(x)), replace=False)
+
+    def generate() -> Iterator[list[np.ndarray]]:
+        for i in idx:
+            yield [x[i : i + 1]]
+
+    return generate
+
+
+def convert(
+    model,
+    variant: Variant = "int8",
+    representative_data: np.ndarray | None = None,
+    num_calibration: int = 200,
+    seed: int = 0,
+) -> bytes:
+    """Convert a Keras model to .tflite bytes.
+
+    ``representative_data`` (a batch of preprocessed inputs) is required for ``int8``.
+    The int8 model has int8 input and output: quantize inputs with the input tensor's
+    scale/zero-point and dequantize outputs (see ``tinyml_utils.analyze.interpreters``).
+    """
+    from tinyml_utils.tf import tf
+
+    if variant not in VARIANTS:
+        raise DataError(f"unknown variant {variant!r}; choose one of {VARIANTS}.")
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if variant == "dynamic_range":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif variant == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif variant == "int8":
+        if representative_data is None:
+            raise DataError(
+                "int8 conversion needs representative_data: pass a batch of training inputs "
+                "(e.g. x_train[:200]) so the converter can measure activation ranges."
+            )
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative_dataset(
+            representative_data, num_calibration, seed
+        )
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    return bytes(converter.convert())
+
+
+def convert_all(
+    model, representative_data: np.ndarray, variants: tuple[Variant, ...] = VARIANTS
+) -> dict[str, bytes]:
+    """All variants at once: ``{"float32": b"...", "dynamic_range": ..., ...}``."""
+    return {v: convert(model, v, representative_data) for v in variants}

@@ -1,0 +1,160 @@
+"""The CNN template of the workbook, built from a small spec.
+
+    Input -> (Conv -> MaxPool x Pi) x N -> Flatten -> (Dense -> regulariser) x M -> Output
+
+``N = len(conv_filters)``, ``M = len(dense_units)``, ``Pi = pools[i]`` (max-pool layers after
+conv block i). 2-D inputs ``(steps, channels)`` use Conv1D/MaxPool1D; 3-D inputs
+``(height, width, channels)`` use Conv2D/MaxPool2D. The spec is plain data (JSON), so a
+model folder can record exactly what was built, and the size search can enumerate specs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from tinyml_utils.errors import DataError
+
+REGULARISERS = ("dropout", "batchnorm", "none")
+
+
+@dataclass(frozen=True)
+class CNNSpec:
+    """A point of the CNN template.
+
+    Attributes:
+        input_shape: (steps, channels) for 1-D signals or (height, width, channels).
+        num_classes: outputs of the final softmax layer.
+        conv_filters: filters of each conv block (N = its length; may be empty).
+        pools: max-pool layers after each conv block (Pi); an int applies to every block.
+        dense_units: units of each hidden dense layer (M = its length; may be empty).
+        kernel_size: conv kernel size (square for 2-D).
+        pool_size: max-pool window and stride.
+        regulariser: what follows each hidden dense layer: "dropout", "batchnorm", "none".
+        dropout_rate: used when regulariser == "dropout".
+        activation: hidden activation ("relu" maps to fused RELU in TFLite).
+    """
+
+    input_shape: tuple[int, ...]
+    num_classes: int
+    conv_filters: tuple[int, ...] = (8, 16)
+    pools: int | tuple[int, ...] = 1
+    dense_units: tuple[int, ...] = (16,)
+    kernel_size: int = 3
+    pool_size: int = 2
+    regulariser: str = "dropout"
+    dropout_rate: float = 0.2
+    activation: str = "relu"
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "input_shape", tuple(int(d) for d in self.input_shape))
+        object.__setattr__(self, "conv_filters", tuple(int(f) for f in self.conv_filters))
+        object.__setattr__(self, "dense_units", tuple(int(u) for u in self.dense_units))
+        if not isinstance(self.pools, int):
+            object.__setattr__(self, "pools", tuple(int(p) for p in self.pools))
+        if len(self.input_shape) not in (2, 3):
+            raise DataError(
+                f"input_shape {self.input_shape} must be (steps, channels) or "
+                "(height, width, channels); add a channel axis of 1 if needed."
+            )
+        if self.num_classes < 2:
+            raise DataError(f"num_classes must be >= 2, got {self.num_classes}.")
+        if self.regulariser not in REGULARISERS:
+            raise DataError(f"regulariser {self.regulariser!r} is not one of {REGULARISERS}.")
+        if not isinstance(self.pools, int) and len(self.pools) != len(self.conv_filters):
+            raise DataError(
+                f"pools {self.pools} needs one entry per conv block ({len(self.conv_filters)})."
+            )
+
+    @property
+    def n_conv(self) -> int:
+        return len(self.conv_filters)
+
+    @property
+    def n_dense(self) -> int:
+        return len(self.dense_units)
+
+    def pools_per_block(self) -> tuple[int, ...]:
+        if isinstance(self.pools, int):
+            return (self.pools,) * self.n_conv
+        return tuple(self.pools)
+
+    def name(self) -> str:
+        conv = "-".join(
+            f"c{f}p{p}" for f, p in zip(self.conv_filters, self.pools_per_block(), strict=True)
+        )
+        dense = "-".join(f"d{u}" for u in self.dense_units)
+        return "_".join(part for part in ("cnn", conv, dense) if part)
+
+    def output_steps(self) -> tuple[int, ...]:
+        """Spatial size after all pooling; raises DataError if it would drop below 1."""
+        dims = list(self.input_shape[:-1])
+        for block, n_pools in enumerate(self.pools_per_block()):
+            for _ in range(n_pools):
+                dims = [d // self.pool_size for d in dims]
+                if min(dims) < 1:
+                    raise DataError(
+                        f"{self.name()}: after conv block {block + 1} the pooled size drops "
+                        f"below 1 (input {self.input_shape}); use fewer pools or blocks."
+                    )
+        return tuple(dims)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["input_shape"] = list(self.input_shape)
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CNNSpec:
+        data = dict(data)
+        for key in ("input_shape", "conv_filters", "dense_units"):
+            data[key] = tuple(data[key])
+        if isinstance(data.get("pools"), list):
+            data["pools"] = tuple(data["pools"])
+        return cls(**data)
+
+
+def build_cnn(spec: CNNSpec, seed: int | None = 0):
+    """Build (not compile) the Keras model of ``spec``. Raises DataError on invalid specs."""
+    from tinyml_utils.tf import keras, tf
+
+    spec.output_steps()  # validate pooling before building anything
+    if seed is not None:
+        tf.keras.utils.set_random_seed(seed)
+    one_d = len(spec.input_shape) == 2
+    conv = keras.layers.Conv1D if one_d else keras.layers.Conv2D
+    pool = keras.layers.MaxPooling1D if one_d else keras.layers.MaxPooling2D
+
+    inputs = keras.Input(shape=spec.input_shape, name="input")
+    x = inputs
+    for i, (filters, n_pools) in enumerate(
+        zip(spec.conv_filters, spec.pools_per_block(), strict=True)
+    ):
+        x = conv(
+            filters,
+            spec.kernel_size,
+            padding="same",
+            activation=spec.activation,
+            name=f"conv{i + 1}",
+        )(x)
+        for j in range(n_pools):
+            x = pool(spec.pool_size, name=f"pool{i + 1}_{j + 1}")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    for i, units in enumerate(spec.dense_units):
+        x = keras.layers.Dense(units, activation=spec.activation, name=f"dense{i + 1}")(x)
+        if spec.regulariser == "dropout":
+            x = keras.layers.Dropout(spec.dropout_rate, name=f"dropout{i + 1}")(x)
+        elif spec.regulariser == "batchnorm":
+            x = keras.layers.BatchNormalization(name=f"batchnorm{i + 1}")(x)
+    outputs = keras.layers.Dense(spec.num_classes, activation="softmax", name="output")(x)
+    return keras.Model(inputs, outputs, name=spec.name())
+
+
+def count_weights(model) -> int:
+    """Number of trainable + non-trainable weights (parameters) of a Keras model."""
+    return int(sum(int(w.shape.num_elements()) for w in model.weights))

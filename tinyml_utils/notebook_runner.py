@@ -1,0 +1,189 @@
+"""Execute the workbook's notebooks headlessly with papermill.
+
+    tinyml run-notebooks --quick            # every notebook, fast parameters
+    tinyml run-notebooks --only 00 03       # just these numbers
+
+Every notebook has a cell tagged ``parameters`` defining at least QUICK, EPOCHS,
+DATA_SOURCE, DATA_DIR and OUTPUT_DIR. The runner passes QUICK, DATA_SOURCE and OUTPUT_DIR
+(``build/notebooks/<notebook name>/``, where the notebook saves its tables and plots),
+writes the executed copy to ``build/notebooks/<notebook>.ipynb`` and a summary of all
+runs, with whatever each notebook saved in ``results.json``, to ``build/notebooks/SUMMARY.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tinyml_utils.errors import TinyMLError
+from tinyml_utils.paths import build_dir, notebooks_dir
+
+HELP = "execute the notebooks headlessly"
+NOTEBOOK_NAME = re.compile(r"^(\d{2})_[a-z0-9_]+\.ipynb$")
+
+
+class NotebookFailed(TinyMLError):
+    """A notebook raised: the message names the notebook, the cell and the error."""
+
+
+@dataclass
+class NotebookRun:
+    notebook: str
+    status: str
+    seconds: float
+    output: str
+    error: str = ""
+    results: dict[str, Any] = field(default_factory=dict)
+
+
+def find_notebooks(only: list[str] | None = None, directory: Path | None = None) -> list[Path]:
+    """The numbered notebooks (``NN_topic.ipynb``), in order; ``only`` filters by NN."""
+    directory = directory or notebooks_dir()
+    found = sorted(p for p in directory.glob("*.ipynb") if NOTEBOOK_NAME.match(p.name))
+    if only:
+        wanted = {n.zfill(2) for n in only}
+        unknown = wanted - {p.name[:2] for p in found}
+        if unknown:
+            raise TinyMLError(
+                f"no notebook numbered {', '.join(sorted(unknown))} in {directory}; "
+                f"have {', '.join(p.name for p in found)}."
+            )
+        found = [p for p in found if p.name[:2] in wanted]
+    return found
+
+
+def output_dir_for(notebook: Path, out_root: Path) -> Path:
+    return out_root / notebook.stem
+
+
+def execute_notebook(
+    notebook: Path,
+    out_root: Path | None = None,
+    quick: bool = True,
+    parameters: dict[str, Any] | None = None,
+    progress: bool = True,
+    timeout: int = 1800,
+) -> NotebookRun:
+    """Run one notebook with papermill; raise NotebookFailed naming the failing cell."""
+    import papermill as pm
+
+    out_root = out_root or (build_dir() / "notebooks")
+    artifacts = output_dir_for(notebook, out_root)
+    artifacts.mkdir(parents=True, exist_ok=True)
+    executed = out_root / notebook.name
+    params: dict[str, Any] = {"QUICK": quick, "OUTPUT_DIR": str(artifacts)}
+    params.update(parameters or {})
+    start = time.perf_counter()
+    try:
+        pm.execute_notebook(
+            str(notebook),
+            str(executed),
+            parameters=params,
+            kernel_name="python3",
+            progress_bar=progress,
+            cwd=str(notebook.parent),
+            execution_timeout=timeout,
+            log_output=False,
+        )
+    except pm.PapermillExecutionError as exc:
+        raise NotebookFailed(
+            f"{notebook.name} failed in cell {exc.cell_index} (execution count "
+            f"{exc.exec_count}): {exc.ename}: {exc.evalue}. The executed copy with the "
+            f"traceback is {executed}."
+        ) from exc
+    seconds = time.perf_counter() - start
+    results_file = artifacts / "results.json"
+    results = json.loads(results_file.read_text()) if results_file.exists() else {}
+    return NotebookRun(notebook.name, "ok", seconds, str(executed), results=results)
+
+
+def write_summary(runs: list[NotebookRun], out_root: Path) -> Path:
+    """build/notebooks/SUMMARY.md (and summary.json): one row per notebook run."""
+    lines = [
+        "# Notebook run summary",
+        "",
+        "| notebook | status | seconds | results |",
+        "|---|---|---:|---|",
+    ]
+    for run in runs:
+        results = "; ".join(f"{k}: {v}" for k, v in run.results.items()) or run.error
+        lines.append(f"| {run.notebook} | {run.status} | {run.seconds:.1f} | {results} |")
+    path = out_root / "SUMMARY.md"
+    path.write_text("\n".join(lines) + "\n")
+    (out_root / "summary.json").write_text(json.dumps([vars(r) for r in runs], indent=2))
+    return path
+
+
+def run_notebooks(
+    only: list[str] | None = None,
+    quick: bool = True,
+    out_root: Path | None = None,
+    parameters: dict[str, Any] | None = None,
+    keep_going: bool = False,
+) -> list[NotebookRun]:
+    """Execute the notebooks in order; stop at the first failure unless ``keep_going``."""
+    out_root = out_root or (build_dir() / "notebooks")
+    out_root.mkdir(parents=True, exist_ok=True)
+    notebooks = find_notebooks(only)
+    runs: list[NotebookRun] = []
+    failure: NotebookFailed | None = None
+    for i, notebook in enumerate(notebooks, 1):
+        print(f"[{i}/{len(notebooks)}] {notebook.name}", flush=True)
+        try:
+            run = execute_notebook(notebook, out_root, quick, parameters)
+        except NotebookFailed as exc:
+            run = NotebookRun(notebook.name, "FAILED", 0.0, "", error=str(exc))
+            failure = failure or exc
+            print(f"    FAILED: {exc}", flush=True)
+        else:
+            print(f"    ok in {run.seconds:.1f} s -> {run.output}", flush=True)
+        runs.append(run)
+        if failure and not keep_going:
+            break
+    summary = write_summary(runs, out_root)
+    print(f"summary: {summary}")
+    if failure:
+        raise failure
+    return runs
+
+
+def _parse_param(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"--param takes NAME=VALUE, got {text!r}")
+    name, value = text.split("=", 1)
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help="fast parameters (QUICK=True)")
+    parser.add_argument("--only", nargs="+", metavar="NN", help="notebook numbers to run")
+    parser.add_argument("--out", type=Path, help="output folder (default build/notebooks)")
+    parser.add_argument("--data-source", help="DATA_SOURCE for every notebook (e.g. synthetic)")
+    parser.add_argument("--data-dir", help="DATA_DIR for every notebook (real data folder)")
+    parser.add_argument(
+        "--param", action="append", type=_parse_param, default=[], metavar="NAME=VALUE"
+    )
+    parser.add_argument("--keep-going", action="store_true", help="run the rest after a failure")
+
+
+def run(args: argparse.Namespace) -> int:
+    params = dict(args.param)
+    if args.data_source:
+        params["DATA_SOURCE"] = args.data_source
+    if args.data_dir:
+        params["DATA_DIR"] = args.data_dir
+    try:
+        run_notebooks(args.only, args.quick, args.out, params, args.keep_going)
+    except NotebookFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
