@@ -11,11 +11,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 REPO_URL = "https://github.com/tinyml-workbook/tinyml-workbook"
 
-COLAB_INSTALL_CELL = f'''\
+COLAB_INSTALL_CELL = f"""\
 # Colab only: fetch the workbook and install its helper package (safe to re-run).
 # Anywhere else (JupyterLab, papermill, CI) this cell does nothing.
 import os
@@ -23,20 +24,15 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    WORKBOOK = "/content/tinyml-workbook"
-    if not os.path.isdir(WORKBOOK):
-        subprocess.run(["git", "clone", "--depth", "1", "{REPO_URL}", WORKBOOK], check=True)
-    try:
-        import tinyml_utils  # noqa: F401  (already installed: nothing to do)
-    except ImportError:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "-r", f"{{WORKBOOK}}/requirements-colab.txt"],
-            check=True,
-        )
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "-e", WORKBOOK], check=True)
-        sys.path.insert(0, WORKBOOK)
-    os.chdir(f"{{WORKBOOK}}/notebooks")
-'''
+    HOME = "/content/tinyml-workbook"
+    URL = "{REPO_URL}"
+    if not os.path.isdir(HOME):
+        subprocess.run(["git", "clone", "--depth", "1", URL, HOME], check=True)
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    subprocess.run([*pip, "-r", f"{{HOME}}/requirements-colab.txt"], check=True)
+    subprocess.run([*pip, "--no-deps", "-e", HOME], check=True)
+    sys.path.insert(0, HOME)
+    os.chdir(f"{{HOME}}/notebooks")"""
 
 REQUIRED_PARAMETERS = ("QUICK", "EPOCHS", "DATA_SOURCE", "DATA_DIR", "OUTPUT_DIR")
 
@@ -63,8 +59,9 @@ def parameters_source(parameters: dict[str, Any] | None = None) -> str:
     lines = ["# Parameters (papermill overrides these; edit them for your own run)."]
     for name, value in merged.items():
         comment = PARAMETER_COMMENTS.get(name)
-        lines.append(f"{name} = {value!r}" + (f"  # {comment}" if comment else ""))
-    return "\n".join(lines) + "\n"
+        text = json.dumps(value) if isinstance(value, str) else repr(value)
+        lines.append(f"{name} = {text}" + (f"  # {comment}" if comment else ""))
+    return "\n".join(lines)
 
 
 def new_notebook(
