@@ -47,6 +47,8 @@ def require_tool():
     def check(*names: str) -> None:
         absent = [n for n in names if shutil.which(n) is None]
         if absent:
-            missing(f"tools not installed: {', '.join(absent)} (run scripts/install_firmware_tools.sh)")
+            missing(
+                f"tools not installed: {', '.join(absent)} (run scripts/install_firmware_tools.sh)"
+            )
 
     return check

@@ -34,7 +34,9 @@ def test_committed_without_outputs(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_conventions(path):
     cells = _cells(path)
-    assert "".join(cells[0]["source"]) == COLAB_INSTALL_CELL, f"{path.name}: first cell must be the Colab install cell"
+    assert "".join(cells[0]["source"]) == COLAB_INSTALL_CELL, (
+        f"{path.name}: first cell must be the Colab install cell"
+    )
     tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(tagged) == 1, f"{path.name}: needs exactly one cell tagged 'parameters'"
     source = "".join(tagged[0]["source"])

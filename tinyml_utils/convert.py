@@ -88,3 +88,34 @@ def convert_all(
 ) -> dict[str, bytes]:
     """All variants at once: ``{"float32": b"...", "dynamic_range": ..., ...}``."""
     return {v: convert(model, v, representative_data) for v in variants}
+
+
+def size_table(variants: dict[str, bytes]):
+    """A pandas table of .tflite sizes: bytes, KB and the ratio to the float32 file."""
+    import pandas as pd
+
+    base = len(variants["float32"]) if "float32" in variants else None
+    rows = [
+        {
+            "variant": name,
+            "bytes": len(data),
+            "KB": round(len(data) / 1024, 2),
+            "x smaller than float32": round(base / len(data), 2) if base else None,
+        }
+        for name, data in variants.items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def save_variants(variants: dict[str, bytes], out_dir, stem: str = "model") -> dict[str, str]:
+    """Write each variant as ``<out_dir>/<stem>_<variant>.tflite``; returns the paths."""
+    from pathlib import Path
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, data in variants.items():
+        path = out / f"{stem}_{name}.tflite"
+        path.write_bytes(data)
+        paths[name] = str(path)
+    return paths

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
@@ -73,6 +74,9 @@ def execute_notebook(
     """Run one notebook with papermill; raise NotebookFailed naming the failing cell."""
     import papermill as pm
 
+    from tinyml_utils.viewer import HEADLESS_ENV
+
+    os.environ[HEADLESS_ENV] = "1"  # the kernel inherits it: viewers skip, and say so
     out_root = out_root or (build_dir() / "notebooks")
     artifacts = output_dir_for(notebook, out_root)
     artifacts.mkdir(parents=True, exist_ok=True)
