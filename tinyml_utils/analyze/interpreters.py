@@ -74,14 +74,27 @@ def _finish_output(y: np.ndarray, detail: dict, dequantize_output: bool) -> np.n
 
 
 class TFLiteRunner:
-    """A model loaded once in ai_edge_litert's interpreter, run sample by sample."""
+    """A model loaded once in ai_edge_litert's interpreter, run sample by sample.
 
-    def __init__(self, model: ModelLike, num_threads: int = 1):
-        from ai_edge_litert.interpreter import Interpreter
+    ``kernels="optimized"`` (default) is what an app on a phone or PC gets (XNNPACK and
+    optimized kernels). ``kernels="reference"`` uses TFLite's reference kernels, the same
+    arithmetic as TensorFlow Lite Micro: int8 outputs are then identical to TFLM's, while the
+    optimized int8 softmax may differ by one step (it uses a lookup table).
+    """
 
+    def __init__(self, model: ModelLike, num_threads: int = 1, kernels: str = "optimized"):
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        resolvers = {"optimized": OpResolverType.AUTO, "reference": OpResolverType.BUILTIN_REF}
+        if kernels not in resolvers:
+            raise DataError(f"kernels must be one of {sorted(resolvers)}, got {kernels!r}.")
         self.model_bytes = load_model_bytes(model)
         try:
-            self.interpreter = Interpreter(model_content=self.model_bytes, num_threads=num_threads)
+            self.interpreter = Interpreter(
+                model_content=self.model_bytes,
+                num_threads=num_threads,
+                experimental_op_resolver_type=resolvers[kernels],
+            )
             self.interpreter.allocate_tensors()
         except (RuntimeError, ValueError) as exc:
             raise ModelFileError(f"TFLite could not load the model: {exc}") from exc
@@ -137,9 +150,11 @@ class TFLMRunner:
         return _finish_output(out, self._as_tflite_detail(self.output_detail), dequantize_output)
 
 
-def run_tflite(model: ModelLike, x: np.ndarray, dequantize_output: bool = True) -> np.ndarray:
-    """Outputs of ``model`` (ai_edge_litert) for the float batch ``x``."""
-    return TFLiteRunner(model).predict(x, dequantize_output)
+def run_tflite(
+    model: ModelLike, x: np.ndarray, dequantize_output: bool = True, kernels: str = "optimized"
+) -> np.ndarray:
+    """Outputs of ``model`` (ai_edge_litert) for the float batch ``x``; see TFLiteRunner."""
+    return TFLiteRunner(model, kernels=kernels).predict(x, dequantize_output)
 
 
 def run_tflm(
