@@ -48,3 +48,9 @@ def op_name(model_obj: Any, opcode_index: int) -> str:
         custom = code.customCode.decode() if isinstance(code.customCode, bytes) else code.customCode
         return f"CUSTOM:{custom}"
     return name
+
+
+def tensor_type_names() -> dict[int, str]:
+    """TensorType code -> name (e.g. 9 -> 'INT8')."""
+    types = schema().TensorType
+    return {getattr(types, n): n for n in dir(types) if not n.startswith("_")}
