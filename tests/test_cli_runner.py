@@ -66,7 +66,9 @@ def test_runner_names_the_failing_cell(tmp_path):
     path = _write(
         tmp_path, "01_bad.ipynb", [("code", "x = 1"), ("code", "raise ValueError('boom')")]
     )
-    with pytest.raises(NotebookFailed, match=r"01_bad.ipynb failed in cell 4 .*ValueError: boom"):
+    # cells: 1 Colab, 2 title, 3 parameters, 4 x = 1, 5 raise (papermill's own cells not counted)
+    expected = r"01_bad.ipynb failed in cell 5 \(\"raise ValueError\('boom'\)\"\): ValueError: boom"
+    with pytest.raises(NotebookFailed, match=expected):
         execute_notebook(path, tmp_path / "out", quick=True, progress=False)
 
 

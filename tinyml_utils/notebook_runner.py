@@ -96,15 +96,34 @@ def execute_notebook(
             log_output=False,
         )
     except pm.PapermillExecutionError as exc:
+        cell_number, first_line = _failing_cell(executed)
         raise NotebookFailed(
-            f"{notebook.name} failed in cell {exc.cell_index} (execution count "
-            f"{exc.exec_count}): {exc.ename}: {exc.evalue}. The executed copy with the "
-            f"traceback is {executed}."
+            f"{notebook.name} failed in cell {cell_number} ({first_line!r}): "
+            f"{exc.ename}: {exc.evalue}. The executed copy with the traceback is {executed}."
         ) from exc
     seconds = time.perf_counter() - start
     results_file = artifacts / "results.json"
     results = json.loads(results_file.read_text()) if results_file.exists() else {}
     return NotebookRun(notebook.name, "ok", seconds, str(executed), results=results)
+
+
+def _failing_cell(executed: Path) -> tuple[int | str, str]:
+    """(1-based number of the failing cell in the ORIGINAL notebook, its first line)."""
+    import nbformat
+
+    added_by_papermill = {"injected-parameters", "papermill-error-cell-tag"}
+    try:
+        nb = nbformat.read(executed, as_version=4)
+    except (OSError, ValueError):
+        return "?", ""
+    number = 0
+    for cell in nb.cells:
+        if added_by_papermill & set(cell.get("metadata", {}).get("tags", [])):
+            continue
+        number += 1
+        if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+            return number, cell.source.strip().splitlines()[0] if cell.source.strip() else ""
+    return "?", ""
 
 
 def write_summary(runs: list[NotebookRun], out_root: Path) -> Path:
