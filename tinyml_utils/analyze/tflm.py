@@ -177,7 +177,9 @@ def classify_tflm_support(model: ModelLike) -> TFLMSupport:
     only), ``flex`` (select TensorFlow ops, custom code ``Flex...``), ``custom`` (custom
     ops other than the few TFLM ships), ``missing_op`` (builtin ops with no TFLM kernel).
     """
-    info = _static_view(model)
+    from tinyml_utils.analyze.tflite_model import model_info
+
+    info = model_info(model)
     support = TFLMSupport(ops=[op.name for op in info.ops])
     for op in info.ops:
         name = op.name
@@ -246,46 +248,6 @@ def classify_tflm_support(model: ModelLike) -> TFLMSupport:
                     )
                 )
     return support
-
-
-class _TensorView:
-    def __init__(self, name: str, dtype: str, is_constant: bool):
-        self.name, self.dtype, self.is_constant = name, dtype, is_constant
-
-
-class _OpView:
-    def __init__(self, index: int, name: str, custom_code: str | None, inputs: list[int]):
-        self.index, self.name, self.custom_code, self.inputs = index, name, custom_code, inputs
-
-
-class _StaticView:
-    def __init__(self, ops: list[_OpView], tensors: list[_TensorView]):
-        self.ops, self.tensors = ops, tensors
-
-
-def _static_view(model: ModelLike) -> _StaticView:
-    """Ops and tensors of the first subgraph, read via :mod:`tflite_model`."""
-    from tinyml_utils.analyze import tflite_model
-
-    obj = tflite_model.load_model_object(model)
-    types = tflite_model.tensor_type_names()
-    sub = obj.subgraphs[0]
-    tensors = []
-    for t in sub.tensors or []:
-        buf = obj.buffers[t.buffer] if obj.buffers and 0 < t.buffer < len(obj.buffers) else None
-        const = buf is not None and (
-            (buf.data is not None and len(buf.data) > 0) or (buf.size or 0) > 0
-        )
-        name = t.name.decode() if isinstance(t.name, bytes) else str(t.name)
-        tensors.append(_TensorView(name, types.get(t.type, str(t.type)).lower(), const))
-    ops = []
-    for i, op in enumerate(sub.operators or []):
-        name = tflite_model.op_name(obj, op.opcodeIndex)
-        custom = name.split(":", 1)[1] if name.startswith("CUSTOM:") else None
-        ops.append(
-            _OpView(i, name, custom, [int(x) for x in (op.inputs if op.inputs is not None else [])])
-        )
-    return _StaticView(ops, tensors)
 
 
 # --------------------------------------------------------------------------- arena probe
@@ -463,7 +425,13 @@ def _tflm_message(result: dict[str, Any]) -> str:
 def _explain_failure(result: dict[str, Any], data: bytes) -> str:
     message = _tflm_message(result)
     explanation = ""
-    for pattern, text in _EXPLANATIONS:
+    if "op code CUSTOM" in message:  # TFLM does not name the custom op: read the file
+        try:
+            support = classify_tflm_support(data)
+            explanation = "" if support.ok else support.summary()
+        except Exception:  # the static check is only a hint here
+            explanation = ""
+    for pattern, text in [] if explanation else _EXPLANATIONS:
         if pattern.search(message):
             explanation = text
             break
