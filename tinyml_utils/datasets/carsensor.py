@@ -233,18 +233,23 @@ def synthetic(seed: int = 0, n_recordings: int = 12, windows_per_recording: int 
         in_vehicle = r % 2
         n = windows_per_recording * WINDOW
         t = np.arange(n) / rate
-        g = rng.normal(0, 1, 3)
-        g = 9.81 * g / np.linalg.norm(g)
-        if in_vehicle:
-            sway = (
-                0.6 * np.sin(2 * np.pi * rng.uniform(0.2, 0.5) * t)[:, None] * rng.normal(0, 1, 3)
-            )
-            engine = 0.15 * np.sin(2 * np.pi * rng.uniform(15, 22) * t)[:, None]
-            signal = g + sway + engine + rng.normal(0, 0.1, (n, 3))
-        else:
+        up = rng.normal(0, 1, 3)
+        up /= np.linalg.norm(up)  # the phone's orientation: where gravity points
+        side = rng.normal(0, 1, 3)
+        side -= side.dot(up) * up
+        side /= np.linalg.norm(side)
+        if in_vehicle:  # steady gravity, slow sway sideways, faint engine vibration
+            sway = rng.uniform(0.3, 0.6) * np.sin(2 * np.pi * rng.uniform(0.2, 0.5) * t)
+            engine = 0.15 * np.sin(2 * np.pi * rng.uniform(15, 22) * t)
+            motion = sway[:, None] * side + engine[:, None] * up
+            noise = 0.1
+        else:  # walking: a vertical bounce at the step rate, with a heel-strike harmonic
             f = rng.uniform(1.6, 2.2)
             step = np.sin(2 * np.pi * f * t) + 0.5 * np.sin(4 * np.pi * f * t)
-            signal = g + 2.5 * step[:, None] * rng.normal(0, 1, 3) + rng.normal(0, 0.5, (n, 3))
+            amp = rng.uniform(2.0, 3.5)
+            motion = amp * step[:, None] * (0.9 * up + 0.4 * side)
+            noise = 0.5
+        signal = 9.81 * up + motion + rng.normal(0, noise, (n, 3))
         xs.append(signal.reshape(windows_per_recording, WINDOW, AXES))
         ys += [in_vehicle] * windows_per_recording
         groups += [f"recording_{r:02d}"] * windows_per_recording
