@@ -315,7 +315,9 @@ def test_speech_files_are_read_and_checked(tmp_path):
     _wav(root / "yes" / "11111111_nohash_1.wav", seconds=1.2)
     _wav(root / "_unknown_" / "bed_22222222_nohash_0.wav")
     _wav(root / "_background_noise_" / "white_noise.wav", seconds=3.5)
+    (root / "testing_list.txt").write_text("yes/11111111_nohash_1.wav\n")
     ds = datasets.load("speech_commands", data_dir=root, progress=False)
+    assert list(ds.meta["partition"]) == ["train", "train", "test"] + ["train"] * 3
     assert ds.x.shape == (6, 16000) and list(ds.y) == [0, 1, 0, 0, 0, 0]
     assert (
         list(ds.groups)
@@ -410,14 +412,22 @@ def test_download_records_then_verifies_the_checksum(tmp_path, monkeypatch):
     (remote_dir / "data_subjects_info.csv").write_text("code,weight\n1,70\n2,80\n")
     remotes = (
         download.Remote((remote_dir / "A_DeviceMotion_data.zip").as_uri(), "A.zip"),
-        download.Remote((remote_dir / "data_subjects_info.csv").as_uri(), "s.csv", extract=False),
+        download.Remote(
+            (remote_dir / "data_subjects_info.csv").as_uri(),
+            motionsense.SUBJECTS_FILE,
+            extract=False,
+        ),
     )
     monkeypatch.setattr(motionsense, "REMOTES", remotes)
-    ds = datasets.load("motionsense", source="download")
+    (tmp_path / "no_data").mkdir()
+    monkeypatch.setenv("TINYML_DATA_DIR", str(tmp_path / "no_data"))
+    ds = datasets.load("motionsense", source="download", progress=False)
     assert ds.source == f"download:{remotes[0].url}" and list(ds.groups) == [1, 2]
     digest = download.sha256_of(remote_dir / "A_DeviceMotion_data.zip")
     assert download.expected_sha256(remotes[0].url) == (digest, "recorded")
-    assert datasets.load("motionsense").source.startswith("local:")  # auto finds the cache
+    again = datasets.load("motionsense", progress=False)  # auto finds the download cache
+    assert again.source == f"local:{tmp_path / 'cache' / 'motionsense'}" and len(again) == 2
+    assert list(again.meta["subjects_info"]["code"]) == [1, 2]
 
     # the remote file changes: a fresh download no longer matches the recorded hash
     (remote_dir / "A_DeviceMotion_data.zip").write_bytes(b"tampered")
@@ -451,6 +461,10 @@ def test_download_over_http_with_a_known_checksum(tmp_path, monkeypatch):
         assert download.sha256_of(path) == good
         ds = datasets.load("speech_commands", source="download", variant="test", progress=False)
         assert ds.counts() == {"other": 1, "on": 1} and ds.source == f"download:{url}"
+        (tmp_path / "no_data").mkdir()
+        monkeypatch.setenv("TINYML_DATA_DIR", str(tmp_path / "no_data"))
+        cached = datasets.load("speech_commands", progress=False)  # auto finds the download
+        assert cached.source == f"local:{tmp_path / 'cache' / 'keyword_spotting' / 'test'}"
         missing = download.Remote(url.replace("kws", "nothing"), "nothing.tar.gz")
         with pytest.raises(DatasetNotFoundError, match="could not download"):
             download.fetch(missing, progress=False)

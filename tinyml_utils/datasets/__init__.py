@@ -9,7 +9,10 @@
 - ``"synthetic"``: a small, deterministic, learnable stand-in with the real shapes and classes
   (quick mode, tests, working offline). Never report accuracy measured on it.
 - ``"local"``: ``data_dir`` (or ``$TINYML_DATA_DIR/<folder>``).
-- ``"download"``: the dataset's public home, into the download cache, with a SHA-256 check.
+- ``"download"``: the dataset's public home, into the download cache
+  (``tinyml_utils.paths.cache_dir()``), with a SHA-256 check. Known hashes ship in
+  ``datasets/checksums.json``; for a file with no known hash, the first download's hash is
+  recorded in ``<cache_dir>/checksums.json`` and later downloads must match it.
   (GTZAN and CarSensor live on Kaggle and need an account: the error explains the steps.)
 - ``"auto"``: ``data_dir`` if given, else ``$TINYML_DATA_DIR/<folder>`` (or the shared data
   beside the checkout), else a previous download, else a DatasetNotFoundError that says which

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -213,6 +214,12 @@ def read_folder(
             chosen += _stable_order(rels)[:max_per_word]
         clips = [by_rel[r] for r in sorted(chosen)]
 
+    if len(clips) > 20_000 and max_per_class is None:
+        warnings.warn(
+            f"loading {len(clips):,} clips needs about {len(clips) * 64_000 / 1e9:.1f} GB of "
+            f"memory; pass max_per_word=... or max_per_class=... to load a subset",
+            stacklevel=3,
+        )
     xs, words, groups, files = [], [], [], []
     for rel, word, group, _ in tqdm(clips, desc="speech_commands", disable=not progress):
         xs.append(fit_length(read_wav(path / rel)))
