@@ -325,6 +325,8 @@ def test_speech_files_are_read_and_checked(tmp_path):
     )
     assert list(ds.meta["words"]) == ["bed", "on", "yes"] + ["_silence_"] * 3
     assert np.all(ds.x[1, 8000:] == 0)  # padded at the end
+    nested = datasets.load("speech_commands", data_dir=tmp_path, progress=False)  # kws/ inside
+    np.testing.assert_array_equal(nested.x, ds.x)
     _wav(root / "no" / "33333333_nohash_0.wav", rate=8000)
     with pytest.raises(DataError, match="sample rate 8000 Hz, expected 16000 Hz"):
         datasets.load("speech_commands", data_dir=root, progress=False)

@@ -112,6 +112,14 @@ def looks_like_speech_commands(path: Path) -> bool:
     return any(p.name in known for p in _word_dirs(path))
 
 
+def find_root(path: Path) -> Path | None:
+    """``path`` or its only sub-folder with the layout (e.g. an extracted speech_commands_v0.02/)."""
+    if looks_like_speech_commands(path):
+        return path
+    matches = [p for p in _word_dirs(path) if looks_like_speech_commands(p)]
+    return matches[0] if len(matches) == 1 else None
+
+
 def speaker_of(file_name: str) -> str | None:
     """The speaker id of "<speaker>_nohash_<k>.wav" or "<word>_<speaker>_nohash_<k>.wav"."""
     if "_nohash_" not in file_name:
@@ -190,6 +198,7 @@ def read_folder(
 
     path = Path(path)
     names = class_names(wake_word)
+    path = find_root(path) or path
     if not looks_like_speech_commands(path):
         found = [p.name for p in _word_dirs(path)][:8]
         raise DatasetNotFoundError(
@@ -415,7 +424,7 @@ def load(
     cached = download_cache_folder(LOCATION)
 
     def looks_right(p: Path) -> bool:
-        return looks_like_speech_commands(p)
+        return find_root(p) is not None
 
     try:
         path = resolve_path(LOCATION, source, data_dir, looks_right)
