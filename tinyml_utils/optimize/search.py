@@ -1,0 +1,521 @@
+"""Model size search over the CNN template: which (N, M, Pi, widths) is small AND accurate?
+
+The reference methodology: take the template ``Input -> (Conv -> MaxPool x Pi) x N ->
+Flatten -> (Dense -> regulariser) x M -> softmax`` (:class:`tinyml_utils.models.CNNSpec`),
+train every point of a small grid, and rank them with a loss that is a weighted average of
+(1 - accuracy) and the weights size. Beyond the reference, the loss can also weigh the
+measured TFLM arena (RAM) and a latency term.
+
+Steps::
+
+    space = SearchSpace(n_conv=(1, 2), n_dense=(0, 1), pools=(1, 2), base_filters=(4, 8))
+    found = enumerate_candidates(space, input_shape=(128, 12), num_classes=6)
+    found.specs                   # the valid CNNSpecs
+    found.rejected_table()        # invalid points and why (pooling to < 1 step, duplicates)
+    table = run_search(found.specs, data, epochs=3)            # trains, converts, measures
+    ranked = add_loss(table, w_accuracy=0.7, w_size=0.3)       # weighted-average loss
+    fig = plot_pareto(ranked)                                  # accuracy vs KB, front marked
+
+**The loss.** Every term is made dimensionless before averaging:
+
+* accuracy term = ``1 - val_accuracy`` (already in [0, 1]);
+* size term = ``weights_bytes / max(weights_bytes)`` over the table: 1 for the biggest
+  candidate, near 0 for a tiny one (int8 weights + biases stored in the .tflite);
+* arena term = ``arena_bytes / max(arena_bytes)`` (the measured TFLM arena, i.e. RAM);
+* latency term = ``macs / max(macs)``: multiply-accumulates per inference. On a Cortex-M
+  running int8 kernels, time is close to proportional to MACs, and unlike a timing taken on
+  a shared PC it is exact and repeatable; it is a *proxy* for latency, not a measurement.
+
+``loss = (wa * acc_term + ws * size_term + wr * arena_term + wl * latency_term) / (wa + ws +
+wr + wl)``, so the weights only need to be relative. Lower is better.
+
+**The strategy.** ``strategy="grid"`` trains every candidate for the same number of epochs,
+so their accuracies are comparable and the Pareto plot is fair; that is what the notebook
+uses, over a deliberately small space. ``strategy="halving"`` (successive halving) trains
+everyone briefly, keeps the best ``1/eta`` by validation accuracy, trains those longer, and
+so on: it affords a bigger space for the same compute, at the price of under-training the
+candidates it drops early (their accuracy in the table is from fewer epochs; the
+``epochs`` column says how many).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tinyml_utils.errors import DataError
+from tinyml_utils.models import CNNSpec
+
+# --------------------------------------------------------------------------- the space
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """The grid: every combination of these options is one candidate.
+
+    Attributes:
+        n_conv: choices for N, the number of conv blocks.
+        n_dense: choices for M, the number of hidden dense layers.
+        pools: choices for Pi, max-pool layers after each conv block (same for every block).
+        base_filters: filters of the first conv block; block i has
+            ``base * filter_growth**i`` (the usual "double the filters as you pool").
+        dense_units: units of the first dense layer; each next one has half as many.
+        kernel_size, pool_size, regulariser, dropout_rate: as in :class:`CNNSpec`.
+        max_params: candidates with more parameters are rejected before training
+            (None: no limit).
+    """
+
+    n_conv: tuple[int, ...] = (1, 2, 3)
+    n_dense: tuple[int, ...] = (0, 1)
+    pools: tuple[int, ...] = (1, 2)
+    base_filters: tuple[int, ...] = (4, 8, 16)
+    dense_units: tuple[int, ...] = (16, 32)
+    kernel_size: int = 3
+    pool_size: int = 2
+    filter_growth: int = 2
+    regulariser: str = "dropout"
+    dropout_rate: float = 0.2
+    max_params: int | None = None
+
+    def size(self) -> int:
+        """Number of grid points before removing invalid ones and duplicates."""
+        return (
+            len(self.n_conv)
+            * len(self.n_dense)
+            * len(self.pools)
+            * len(self.base_filters)
+            * len(self.dense_units)
+        )
+
+
+@dataclass
+class Enumeration:
+    """Output of :func:`enumerate_candidates`: valid specs and rejected points with reasons."""
+
+    specs: list[CNNSpec] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (point, reason)
+
+    def rejected_table(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.rejected, columns=["candidate", "rejected because"])
+
+
+def _point_label(n: int, m: int, p: int, f: int, u: int) -> str:
+    return f"N={n} M={m} Pi={p} filters={f} units={u}"
+
+
+def spec_params(spec: CNNSpec) -> int:
+    """Parameters of ``spec``'s model, computed from the spec alone (no Keras needed)."""
+    steps = spec.output_steps()
+    spatial = len(spec.input_shape) - 1
+    k = spec.kernel_size**spatial
+    params, channels = 0, spec.input_shape[-1]
+    for filters in spec.conv_filters:
+        params += k * channels * filters + filters
+        channels = filters
+    features = int(np.prod(steps)) * channels
+    for units in spec.dense_units:
+        params += features * units + units
+        if spec.regulariser == "batchnorm":
+            params += 4 * units
+        features = units
+    return params + features * spec.num_classes + spec.num_classes
+
+
+def enumerate_candidates(
+    space: SearchSpace, input_shape: Sequence[int], num_classes: int
+) -> Enumeration:
+    """All valid :class:`CNNSpec` of ``space`` for this input; invalid points with the reason.
+
+    A point is rejected when its pooling shrinks the input below one step, when it is a
+    duplicate of an earlier point (with N = 0 the pool and filter choices do not matter;
+    with M = 0 the units choice does not), or when it exceeds ``space.max_params``.
+    """
+    result = Enumeration()
+    seen: dict[CNNSpec, str] = {}
+    for n, m, p, f, u in itertools.product(
+        space.n_conv, space.n_dense, space.pools, space.base_filters, space.dense_units
+    ):
+        label = _point_label(n, m, p, f, u)
+        if n < 0 or m < 0 or p < 0 or f < 1 or u < 1:
+            result.rejected.append((label, "negative or zero size"))
+            continue
+        spec = CNNSpec(
+            input_shape=tuple(input_shape),
+            num_classes=num_classes,
+            conv_filters=tuple(f * space.filter_growth**i for i in range(n)),
+            pools=p if n else 0,  # without conv blocks Pi means nothing: one canonical value
+            dense_units=tuple(max(1, u // 2**i) for i in range(m)),
+            kernel_size=space.kernel_size,
+            pool_size=space.pool_size,
+            regulariser=space.regulariser,
+            dropout_rate=space.dropout_rate,
+        )
+        try:
+            spec.output_steps()
+        except DataError as exc:
+            result.rejected.append((label, str(exc)))
+            continue
+        if spec in seen:
+            result.rejected.append((label, f"same model as {seen[spec]}"))
+            continue
+        params = spec_params(spec)
+        if space.max_params is not None and params > space.max_params:
+            result.rejected.append(
+                (label, f"{params:,} parameters > max_params {space.max_params:,}")
+            )
+            continue
+        seen[spec] = label
+        result.specs.append(spec)
+    return result
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def count_macs(model) -> int:
+    """Multiply-accumulates of one inference of a Keras Conv/Dense model (batch 1).
+
+    Conv: output positions x kernel size x input channels x filters; Dense: inputs x units.
+    Pooling, activations and softmax are cheap in comparison and not counted.
+    """
+    from tinyml_utils.tf import keras
+
+    macs = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv1D | keras.layers.Conv2D):
+            out_positions = int(np.prod(layer.output_shape[1:-1]))
+            kernel = int(np.prod(layer.kernel_size))
+            macs += out_positions * kernel * int(layer.input_shape[-1]) * int(layer.filters)
+        elif isinstance(layer, keras.layers.Dense):
+            macs += int(layer.input_shape[-1]) * int(layer.units)
+    return macs
+
+
+def tflite_accuracy(model_bytes: bytes, x: np.ndarray, y: np.ndarray) -> float:
+    """Accuracy of a .tflite model on (x, y), measured by running the file (ai_edge_litert)."""
+    from tinyml_utils.analyze.interpreters import run_tflite
+
+    if len(x) == 0:
+        raise DataError("no examples to evaluate on (empty x).")
+    pred = run_tflite(model_bytes, x).argmax(axis=-1)
+    return float(np.mean(pred == np.asarray(y)))
+
+
+def _default_arena(model_bytes: bytes) -> int | None:
+    from tinyml_utils.analyze.tflm import measure_arena
+
+    return measure_arena(model_bytes).arena_bytes
+
+
+def _weights_bytes(model_bytes: bytes) -> int:
+    from tinyml_utils.train import weights_bytes
+
+    return int(weights_bytes(model_bytes))
+
+
+def compile_model(model, learning_rate: float = 1e-3) -> None:
+    """Adam + sparse categorical cross-entropy + accuracy: how every candidate is trained."""
+    from tinyml_utils.tf import keras
+
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+
+
+@dataclass
+class _Trial:
+    spec: CNNSpec
+    model: Any
+    epochs: int = 0
+    keras_val_accuracy: float = float("nan")
+
+
+def _fit(trial: _Trial, data, epochs: int, batch_size: int, seed: int) -> None:
+    from tinyml_utils.tf import keras
+
+    keras.utils.set_random_seed(seed + trial.epochs)
+    trial.model.fit(
+        data.x_train,
+        data.y_train,
+        epochs=epochs,
+        batch_size=batch_size,
+        verbose=0,
+        shuffle=True,
+    )
+    trial.epochs += epochs
+    _, acc = trial.model.evaluate(data.x_val, data.y_val, verbose=0, batch_size=256)
+    trial.keras_val_accuracy = float(acc)
+
+
+def _measure(
+    trial: _Trial,
+    data,
+    measure_arena: Callable[[bytes], int | None],
+    num_calibration: int,
+) -> dict[str, Any]:
+    from tinyml_utils.convert import convert
+
+    blob = convert(trial.model, "int8", data.x_train, num_calibration=num_calibration)
+    spec = trial.spec
+    return {
+        "candidate": spec.name(),
+        "N": spec.n_conv,
+        "M": spec.n_dense,
+        "Pi": spec.pools_per_block()[0] if spec.n_conv else 0,
+        "conv_filters": "-".join(map(str, spec.conv_filters)) or "-",
+        "dense_units": "-".join(map(str, spec.dense_units)) or "-",
+        "params": int(trial.model.count_params()),
+        "weights_bytes": _weights_bytes(blob),
+        "tflite_bytes": len(blob),
+        "arena_bytes": measure_arena(blob),
+        "macs": count_macs(trial.model),
+        "epochs": trial.epochs,
+        "keras_val_accuracy": round(trial.keras_val_accuracy, 4),
+        "val_accuracy": round(tflite_accuracy(blob, data.x_val, data.y_val), 4),
+        "spec_json": spec.to_json().replace("\n", "").replace("  ", ""),
+    }
+
+
+def run_search(
+    specs: Sequence[CNNSpec],
+    data,
+    epochs: int = 3,
+    strategy: str = "grid",
+    eta: int = 2,
+    min_epochs: int = 1,
+    batch_size: int = 64,
+    num_calibration: int = 200,
+    measure_arena: Callable[[bytes], int | None] | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    keep_models: dict[str, Any] | None = None,
+):
+    """Train, convert to int8 and measure every candidate; one table row per candidate.
+
+    Args:
+        specs: candidates (from :func:`enumerate_candidates`).
+        data: anything with ``x_train, y_train, x_val, y_val`` (``apps.PreparedData``).
+        epochs: epochs per candidate (grid) or for the survivors of the last rung (halving).
+        strategy: ``"grid"`` (all candidates, same epochs) or ``"halving"``.
+        eta: halving keeps the best ``1/eta`` of each rung.
+        min_epochs: halving's first-rung epochs.
+        measure_arena: bytes -> arena bytes (default: TFLM ``measure_arena``; None if it
+            cannot run).
+        keep_models: if a dict is given, the trained Keras models are stored in it by name.
+
+    Columns: candidate, N, M, Pi, conv_filters, dense_units, params, weights_bytes (int8
+    weights+biases in the file), tflite_bytes, arena_bytes (measured TFLM arena), macs,
+    epochs, keras_val_accuracy (float model), val_accuracy (the int8 .tflite file, run).
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from tinyml_utils.models import build_cnn
+
+    if strategy not in ("grid", "halving"):
+        raise DataError(f"strategy must be 'grid' or 'halving', got {strategy!r}.")
+    if not specs:
+        raise DataError("no candidates to search: the space is empty or every point was rejected.")
+    if eta < 2:
+        raise DataError(f"eta must be >= 2 (keep 1/eta per rung), got {eta}.")
+    measure_arena = measure_arena or _default_arena
+
+    trials = []
+    for spec in specs:
+        model = build_cnn(spec, seed=seed)
+        compile_model(model)
+        trials.append(_Trial(spec, model))
+
+    bar = tqdm(total=len(trials), desc="candidates", disable=not progress)
+    if strategy == "grid":
+        for trial in trials:
+            bar.set_postfix_str(trial.spec.name())
+            _fit(trial, data, epochs, batch_size, seed)
+            bar.update()
+    else:
+        rung = list(trials)
+        budget = min_epochs
+        while True:
+            for trial in rung:
+                bar.set_postfix_str(f"{trial.spec.name()} -> {budget} epochs")
+                if budget > trial.epochs:
+                    _fit(trial, data, budget - trial.epochs, batch_size, seed)
+            if len(rung) <= 1 or budget >= epochs:
+                break
+            rung.sort(key=lambda t: -t.keras_val_accuracy)
+            dropped = rung[max(1, len(rung) // eta) :]
+            bar.update(len(dropped))
+            rung = rung[: max(1, len(rung) // eta)]
+            budget = min(epochs, budget * eta)
+        bar.update(len(rung))
+    bar.close()
+
+    rows = []
+    for trial in tqdm(trials, desc="int8 + arena", disable=not progress):
+        rows.append(_measure(trial, data, measure_arena, num_calibration))
+        if keep_models is not None:
+            keep_models[trial.spec.name()] = trial.model
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- ranking
+
+
+LOSS_TERMS = {
+    "accuracy": "acc_term",
+    "size": "size_term",
+    "arena": "arena_term",
+    "latency": "latency_term",
+}
+
+
+def add_loss(
+    table,
+    w_accuracy: float = 0.5,
+    w_size: float = 0.5,
+    w_arena: float = 0.0,
+    w_latency: float = 0.0,
+    accuracy_col: str = "val_accuracy",
+):
+    """The search loss (lower is better), as a weighted average of normalised terms.
+
+    Adds ``acc_term`` (1 - accuracy), ``size_term`` (weights_bytes / max), ``arena_term``
+    (arena_bytes / max; a candidate TFLM cannot run gets 1) and ``latency_term`` (macs /
+    max), then ``loss``; returns the table sorted by loss. The weights are normalised to
+    sum to 1, so (0.7, 0.3) and (7, 3) rank identically.
+    """
+    weights = np.array([w_accuracy, w_size, w_arena, w_latency], dtype=float)
+    if (weights < 0).any() or weights.sum() == 0:
+        raise DataError(f"loss weights must be >= 0 and not all 0, got {weights.tolist()}.")
+    weights = weights / weights.sum()
+    out = table.copy()
+    out["acc_term"] = 1.0 - out[accuracy_col].astype(float)
+    out["size_term"] = out["weights_bytes"] / out["weights_bytes"].max()
+    arena = out["arena_bytes"].astype(float)
+    out["arena_term"] = (arena / arena.max()).fillna(1.0) if arena.notna().any() else 1.0
+    out["latency_term"] = out["macs"] / max(out["macs"].max(), 1)
+    terms = out[["acc_term", "size_term", "arena_term", "latency_term"]].to_numpy(float)
+    out["loss"] = np.round(terms @ weights, 4)
+    for col in ("acc_term", "size_term", "arena_term", "latency_term"):
+        out[col] = out[col].astype(float).round(4)
+    return out.sort_values("loss", kind="stable").reset_index(drop=True)
+
+
+def pareto_mask(points: np.ndarray, maximize: Sequence[bool]) -> np.ndarray:
+    """Which rows of ``points`` (n, k) are Pareto-optimal.
+
+    ``maximize[j]`` says whether objective j is better high (accuracy) or low (bytes). A
+    point is on the front when no other point is at least as good in every objective and
+    strictly better in one. Rows with NaN are never on the front.
+    """
+    pts = np.asarray(points, dtype=float)
+    if pts.ndim != 2 or pts.shape[1] != len(maximize):
+        raise DataError(f"points must be (n, {len(maximize)}), got shape {pts.shape}.")
+    signs = np.where(np.asarray(maximize, dtype=bool), -1.0, 1.0)
+    cost = pts * signs  # everything becomes "lower is better"
+    valid = ~np.isnan(cost).any(axis=1)
+    front = np.zeros(len(pts), dtype=bool)
+    for i in np.flatnonzero(valid):
+        others = cost[valid]
+        dominated = np.any(np.all(others <= cost[i], axis=1) & np.any(others < cost[i], axis=1))
+        front[i] = not dominated
+    return front
+
+
+def add_pareto(table, accuracy_col: str = "val_accuracy"):
+    """Add ``pareto_size`` (front of accuracy vs weights bytes) and ``pareto_arena``."""
+    out = table.copy()
+    acc = out[accuracy_col].astype(float)
+    out["pareto_size"] = pareto_mask(
+        np.c_[acc, out["weights_bytes"].astype(float)], maximize=(True, False)
+    )
+    out["pareto_arena"] = pareto_mask(
+        np.c_[acc, out["arena_bytes"].astype(float)], maximize=(True, False)
+    )
+    return out
+
+
+def plot_pareto(table, accuracy_col: str = "val_accuracy", title: str = ""):
+    """Two panels: accuracy vs int8 weights KB and vs measured arena KB, fronts highlighted."""
+    import matplotlib.pyplot as plt
+
+    table = add_pareto(table, accuracy_col)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    for ax, col, front_col, label in (
+        (axes[0], "weights_bytes", "pareto_size", "int8 weights (KB, log scale)"),
+        (axes[1], "arena_bytes", "pareto_arena", "measured TFLM arena (KB, log scale)"),
+    ):
+        x = table[col].astype(float) / 1024
+        y = table[accuracy_col].astype(float)
+        front = table[front_col].to_numpy(bool)
+        ax.scatter(x[~front], y[~front], c="0.6", s=25, label="candidate")
+        order = np.argsort(x[front].to_numpy())
+        ax.plot(
+            x[front].to_numpy()[order],
+            y[front].to_numpy()[order],
+            "o-",
+            c="tab:red",
+            label="Pareto front",
+        )
+        for xi, yi, name in zip(x[front], y[front], table.loc[front, "candidate"], strict=True):
+            ax.annotate(
+                name.replace("cnn_", ""),
+                (xi, yi),
+                fontsize=7,
+                xytext=(3, -9),
+                textcoords="offset points",
+            )
+        ax.set_xscale("log")
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(f"{accuracy_col} (int8 .tflite)")
+    axes[0].legend(loc="lower right")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def loss_widget(table, w_arena: float = 0.0, w_latency: float = 0.0, top: int = 8):
+    """An ipywidgets slider for the accuracy/size weight that re-ranks ``table`` live.
+
+    Building the widget does not block (papermill runs it fine: it only renders in a live
+    kernel); returns None when ipywidgets is not installed.
+    """
+    try:
+        import ipywidgets as widgets
+    except ImportError:
+        return None
+    from IPython.display import clear_output, display
+
+    slider = widgets.FloatSlider(
+        value=0.5,
+        min=0.0,
+        max=1.0,
+        step=0.05,
+        description="w_accuracy",
+        continuous_update=False,
+        readout_format=".2f",
+    )
+    out = widgets.Output()
+    cols = ["candidate", "val_accuracy", "weights_bytes", "arena_bytes", "loss"]
+
+    def render(change=None) -> None:
+        w = slider.value
+        ranked = add_loss(table, w, 1.0 - w, w_arena, w_latency)
+        with out:
+            clear_output(wait=True)
+            print(f"loss = {w:.2f} * (1 - acc) + {1 - w:.2f} * size (+ arena/latency terms)")
+            display(ranked[cols].head(top))
+
+    slider.observe(render, names="value")
+    render()
+    return widgets.VBox([slider, out])
