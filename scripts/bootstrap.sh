@@ -24,6 +24,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "bootstrap: pip install failed (full log: $log)" >&2
     exit 1
   fi
-  .venv/bin/nbstripout --install --attributes .gitattributes >/dev/null 2>&1 || true
+  # The git filter that strips notebook outputs on `git add` (.gitattributes names it).
+  [ -d .git ] && .venv/bin/nbstripout --install >/dev/null 2>&1 || true
   echo "$want" > "$stamp"
 fi
