@@ -98,17 +98,14 @@ def check_loads(model: ModelLike, timeout: float = 120.0) -> str | None:
     return answer
 
 
-def _example_input(detail: dict, x: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+def _example_input(detail: dict, x: np.ndarray | None) -> np.ndarray:
+    """The first sample of ``x`` (typed like the input), or zeros like the load check used."""
     from tinyml_utils.analyze.interpreters import _prepare_input
 
-    shape = [max(1, int(d)) for d in detail["shape"]]
     if x is not None:
         return _prepare_input(np.asarray(x)[:1], detail)
-    dtype = np.dtype(detail["dtype"])
-    if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        return rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
-    return rng.normal(size=shape).astype(dtype)
+    shape = [max(1, int(d)) for d in detail["shape"]]
+    return np.zeros(shape, dtype=detail["dtype"])
 
 
 def measure_latency(
@@ -143,9 +140,8 @@ def measure_latency(
     except (RuntimeError, ValueError) as exc:
         raise ModelFileError(f"TFLite could not load the model: {exc}") from exc
     init = time.perf_counter() - t0
-    rng = np.random.default_rng(0)
     details = interpreter.get_input_details()
-    inputs = [_example_input(d, x if len(details) == 1 else None, rng) for d in details]
+    inputs = [_example_input(d, x if len(details) == 1 else None) for d in details]
 
     def once() -> float:
         start = time.perf_counter()
