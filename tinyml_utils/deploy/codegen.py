@@ -747,6 +747,13 @@ def generate(
     approx = bool(calls) and info.ops[-1].name in APPROX_OPS
     g = {"arena": arena, "scratch": scratch, "consts": low.em.const_bytes, "macs": low.macs}
     up = prefix.upper()
+    scratch_decl = "#define TML_SCRATCH NULL\n"
+    if scratch:
+        scratch_decl = (
+            f"#if TML_DSP\nstatic int32_t {prefix}_scratch[{(scratch + 3) // 4}];\n"
+            f"#define TML_SCRATCH ((int16_t *){prefix}_scratch)\n"
+            "#else\n#define TML_SCRATCH NULL\n#endif\n"
+        )
     in_scale, in_zp = _quant(tin)
     out_scale, out_zp = _quant(tout)
     header = (
@@ -808,13 +815,7 @@ void {prefix}_invoke(const int8_t *input, int8_t *output);
         + f"""
 
 static int32_t {prefix}_arena[{max((arena + 3) // 4, 1)}];
-#if TML_DSP
-static int32_t {prefix}_scratch[{max((scratch + 3) // 4, 1)}];
-#define TML_SCRATCH ((int16_t *){prefix}_scratch)
-#else
-#define TML_SCRATCH NULL
-#endif
-
+{scratch_decl}
 void {prefix}_invoke(const int8_t *input, int8_t *output) {{
   int8_t *const arena = (int8_t *){prefix}_arena;
   (void)arena;

@@ -105,9 +105,18 @@ static int8_t tml_fc_out(const tml_fc_params *p, int32_t acc, int c) {
 #include <arm_acle.h>
 #define tml_smlad(x, y, acc) ((int32_t)__smlad((x), (y), (acc)))
 #define tml_sxtb16(x) __sxtb16(x)
-#define tml_sxtb16_ror8(x) __sxtb16(__ror((x), 8))
 #define tml_sxtab16(a, x) __sxtab16((a), (x))
-#define tml_sxtab16_ror8(a, x) __sxtab16((a), __ror((x), 8))
+/* the rotated forms as one instruction each (ACLE has no single intrinsic for them) */
+static inline uint32_t tml_sxtb16_ror8(uint32_t x) {
+  uint32_t r;
+  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+  return r;
+}
+static inline uint32_t tml_sxtab16_ror8(uint32_t a, uint32_t x) {
+  uint32_t r;
+  __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(x));
+  return r;
+}
 #else
 /* Portable emulation: lanes are the two signed 16-bit halves of a 32-bit word. */
 static uint32_t tml_pack16(int32_t lo, int32_t hi) {
