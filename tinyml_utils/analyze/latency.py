@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyml_utils.analyze._child import child_env
 from tinyml_utils.analyze.interpreters import ModelLike, load_model_bytes
 
 
@@ -53,13 +54,6 @@ class LatencyResult:
         return asdict(self)
 
 
-def _probe_env() -> dict[str, str]:
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-    return env
-
-
 _CHECKED: dict[bytes, str | None] = {}
 
 
@@ -80,7 +74,7 @@ def check_loads(model: ModelLike, timeout: float = 120.0) -> str | None:
         cmd = [sys.executable, "-m", "tinyml_utils.analyze._litert_probe", path]
         try:
             proc = subprocess.run(
-                cmd, capture_output=True, text=True, timeout=timeout, env=_probe_env()
+                cmd, capture_output=True, text=True, timeout=timeout, env=child_env()
             )
         except subprocess.TimeoutExpired:
             _CHECKED[key] = f"the TFLite interpreter did not finish within {timeout:.0f} s"

@@ -41,9 +41,9 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from tinyml_utils.analyze._child import child_env
 from tinyml_utils.analyze.interpreters import ModelLike, load_model_bytes
 
 #: Builtin operators with a TFLM kernel in the pinned tflite-micro runtime (its
@@ -324,13 +324,6 @@ def _round_up(n: int, k: int = ARENA_ALIGNMENT) -> int:
     return -(-n // k) * k
 
 
-def _probe_env() -> dict[str, str]:
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-    return env
-
-
 def _run_probe(
     path: str, sizes: list[int], stop_on_success: bool, timeout: float
 ) -> list[dict[str, Any]]:
@@ -343,7 +336,7 @@ def _run_probe(
             cmd.append("--stop-on-success")
         try:
             proc = subprocess.run(
-                cmd, capture_output=True, text=True, timeout=timeout, env=_probe_env()
+                cmd, capture_output=True, text=True, timeout=timeout, env=child_env()
             )
             stdout, stderr, rc = proc.stdout, proc.stderr, proc.returncode
         except subprocess.TimeoutExpired as exc:
