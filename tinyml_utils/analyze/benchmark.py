@@ -407,7 +407,7 @@ def _benchmark_one(
             if latency:
                 t = time.perf_counter()
                 try:
-                    x = data.x if data is not None else None
+                    x = data.x if data is not None and _fits(mb.info, data.x) else None
                     mb.latency = latency_mod.measure_latency(
                         raw, runs=runs, warmup=warmup, threads=threads, x=x, kernels=kernels
                     )
@@ -422,6 +422,13 @@ def _benchmark_one(
                     mb.accuracy = {"accuracy_error": str(exc)}
                 mb.seconds["accuracy"] = time.perf_counter() - t
     return mb
+
+
+def _fits(info, x: np.ndarray) -> bool:
+    """Does a batch ``x`` match the model's single input shape (batch axis aside)?"""
+    if len(info.inputs) != 1:
+        return False
+    return tuple(info.tensors[info.inputs[0]].shape[1:]) == tuple(np.shape(x)[1:])
 
 
 def benchmark(

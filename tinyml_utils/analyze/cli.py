@@ -44,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --dataset: synthetic (default), local or download",
     )
     parser.add_argument("--data-dir", default=None, help="with --dataset: the real data folder")
+    parser.add_argument(
+        "--quick", action="store_true", help="with --dataset: the small quick-mode data"
+    )
     parser.add_argument("--runs", type=int, default=50, help="timed inferences (default 50)")
     parser.add_argument("--warmup", type=int, default=10, help="untimed warm-up inferences")
     parser.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
@@ -59,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
 
     data = args.data
     if args.dataset:
-        data = app_test_data(args.dataset, source=args.source, data_dir=args.data_dir)
+        data = app_test_data(
+            args.dataset, source=args.source, data_dir=args.data_dir, quick=args.quick
+        )
     out = args.out or str(build_dir() / "benchmark")
     report = benchmark(
         args.models,
@@ -86,6 +91,12 @@ def run(args: argparse.Namespace) -> int:
     for m in report.models:
         if m.arena is not None and not m.arena.runs:
             print(f"{m.name}: {m.arena.reason}")
+        if m.latency_error:
+            print(f"{m.name}: latency not measured: {m.latency_error}")
+        if m.accuracy and "accuracy_error" in m.accuracy:
+            print(f"{m.name}: accuracy not measured: {m.accuracy['accuracy_error']}")
+    if report.data_description:
+        print(f"accuracy measured on: {report.data_description}")
     print(f"wrote {len(report.files)} files to {out} (summary.md, benchmark.xlsx, ...)")
     for line in report.errors:
         print(f"tinyml benchmark: error: {line}", file=sys.stderr)

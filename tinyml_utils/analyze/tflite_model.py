@@ -228,9 +228,11 @@ class TensorInfo:
         if not self.per_channel:
             return f"scale={float(self.scales[0]):.6g} zp={int(self.zero_points[0])}"
         lo, hi = float(np.min(self.scales)), float(np.max(self.scales))
+        zlo, zhi = int(np.min(self.zero_points)), int(np.max(self.zero_points))
+        zp = f"zp {zlo}" if zlo == zhi else f"zp {zlo}..{zhi}"
         return (
             f"per-channel x{len(self.scales)} (axis {self.quantized_dimension}): "
-            f"scale {lo:.3g}..{hi:.3g}"
+            f"scale {lo:.3g}..{hi:.3g}, {zp}"
         )
 
     def data(self) -> np.ndarray | None:
