@@ -188,7 +188,13 @@ class BenchmarkReport:
         return pd.DataFrame([m.summary() for m in self.models])
 
     def planned_vs_measured(self):
-        """DataFrame: planned peak vs TFLM's measured arena, and how far apart they are."""
+        """DataFrame: planned peak vs TFLM's measured arena, and how far apart they are.
+
+        ``tflm_head_bytes`` is TFLM's planned (non-persistent) part, comparable with our
+        plan; ``tflm_tail_bytes`` its persistent part; ``tflm_recorded_bytes`` what it
+        used with a generous arena; ``tflm_arena_bytes`` the smallest arena that works
+        (it can exceed the recorded use: the planner needs working memory while it plans).
+        """
         import pandas as pd
 
         rows = []
@@ -204,6 +210,8 @@ class BenchmarkReport:
                     "planned_peak_bytes": m.plan.peak,
                     "live_lower_bound_bytes": m.plan.lower_bound,
                     "tflm_head_bytes": head,
+                    "tflm_tail_bytes": s.get("tflm_tail_bytes"),
+                    "tflm_recorded_bytes": s.get("tflm_recorded_bytes"),
                     "tflm_arena_bytes": arena,
                     "arena / planned": round(arena / m.plan.peak, 2)
                     if arena and m.plan.peak
