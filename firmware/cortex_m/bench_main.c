@@ -9,6 +9,8 @@
 
 __attribute__((noinline)) void tinyml_bench_begin(void) { __asm__ volatile("" ::: "memory"); }
 __attribute__((noinline)) void tinyml_bench_end(void) { __asm__ volatile("" ::: "memory"); }
+/* called before every op when the model is compiled with -DTML_LAYER_MARKS */
+__attribute__((noinline)) void tml_layer_mark(void) { __asm__ volatile("" ::: "memory"); }
 
 int main(void) {
   static int8_t out[TINYML_MODEL_OUTPUT_SIZE];

@@ -217,6 +217,35 @@ class _Emitter:
         )
         return full
 
+    def matrix(self, name: str, rows: np.ndarray) -> str:
+        """A weight matrix (rows x k4 int8, k4 % 4 == 0) in both layouts: plain int8 rows for
+        the portable kernels, and for the SMLAD kernels uint32 words interleaving blocks of
+        4 rows (word (b, j, r) = bytes 4j..4j+3 of row 4b+r, little-endian), so one pointer
+        walks 4 rows at once. Only one of the two is compiled (#if TML_DSP)."""
+        full = f"{self.prefix}_{name}"
+        n_rows, k4 = rows.shape
+        r4 = -(-n_rows // 4) * 4
+        padded = np.zeros((r4, k4), np.int8)
+        padded[:n_rows] = rows
+        words = (
+            padded.reshape(r4 // 4, 4, k4 // 4, 4)
+            .transpose(0, 2, 1, 3)
+            .copy()
+            .view("<u4")
+            .reshape(-1)
+        )
+        self.const_bytes += rows.size
+        self.defs.append(
+            "#if TML_DSP\n"
+            f"static const uint32_t {full}[{max(words.size, 1)}] TML_FLASH = {{"
+            f"{_c_list(words, per_line=8, fmt=lambda v: f'0x{v:08x}u')}}};\n"
+            "#else\n"
+            f"static const int8_t {full}[{max(rows.size, 1)}] TML_FLASH TML_ALIGN4 = {{"
+            f"{_c_list(rows)}}};\n"
+            "#endif"
+        )
+        return full
+
     def struct(self, ctype: str, name: str, body: str) -> str:
         full = f"{self.prefix}_{name}"
         self.defs.append(f"static const {ctype} {full} TML_FLASH = {{\n{body}\n}};")
@@ -358,22 +387,23 @@ class _Lowering:
         dh, dw = int(o.get("dilation_h_factor", 1)), int(o.get("dilation_w_factor", 1))
         ph = _same_padding(o["padding"], sh, dh, in_h, k_h, out_h)
         pw = _same_padding(o["padding"], sw, dw, in_w, k_w, out_w)
-        k_len = k_h * k_w * ic
-        k_len4 = -(-k_len // 4) * 4
-        weights = np.zeros((oc, k_len4), np.int8)
-        weights[:, :k_len] = w.data().reshape(oc, k_len)
-        warr = self.em.array("int8_t", f"{tag}_weights", weights, align=True)
+        row_len = k_w * ic
+        row_len4 = -(-row_len // 4) * 4
+        k_len4 = k_h * row_len4
+        weights = np.zeros((oc, k_h, row_len4), np.int8)
+        weights[:, :, :row_len] = w.data().reshape(oc, k_h, row_len)
+        warr = self.em.matrix(f"{tag}_weights", weights.reshape(oc, k_len4))
         mults, shifts = _per_channel(info, op, w, oc)
         bias = op.inputs[2] if len(op.inputs) > 2 else -1
         q = _quant_body(self.em, tag, info, op, bias, mults, shifts, o["fused_activation_function"])
         body = (
             f"  {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c},\n"
-            f"  {k_h}, {k_w}, {sh}, {sw}, {dh}, {dw}, {ph}, {pw}, {k_len}, {k_len4},\n"
+            f"  {k_h}, {k_w}, {sh}, {sw}, {dh}, {dw}, {ph}, {pw}, {row_len4}, {k_len4},\n"
             f"  {warr},\n{q}"
         )
         p = self.em.struct("tml_conv_params", tag, body)
         self.scratch_int16 = max(self.scratch_int16, k_len4)
-        macs = out_h * out_w * oc * k_len
+        macs = out_h * out_w * oc * k_h * row_len
         self._layer(op, macs, f"{k_h}x{k_w}x{ic} -> {oc}, out {out_h}x{out_w}")
         return f"tml_conv2d(&{p}, {{in0}}, {{out}}, {{scratch}});"
 
@@ -420,7 +450,7 @@ class _Lowering:
         in_len4 = -(-in_len // 4) * 4
         weights = np.zeros((units, in_len4), np.int8)
         weights[:, :in_len] = w.data().reshape(units, in_len)
-        warr = self.em.array("int8_t", f"{tag}_weights", weights, align=True)
+        warr = self.em.matrix(f"{tag}_weights", weights)
         exact = "NULL, NULL, NULL"
         if len(w.scales) > 1:
             mults, shifts = _per_channel(info, op, w, units)
@@ -740,7 +770,7 @@ def generate(
         fields = {f"in{k}": ptr(t) for k, t in enumerate(ins)}
         fields["out"] = ptr(outs[0])
         fields["scratch"] = "TML_SCRATCH"
-        body.append("  " + template.format(**fields))
+        body.append("  TML_LAYER_MARK();\n  " + template.format(**fields))
     if same or not calls:
         body.append(f"  tml_copy(input, output, {tin.nbytes});")
     scratch = low.scratch_int16 * 2
@@ -750,8 +780,8 @@ def generate(
     scratch_decl = "#define TML_SCRATCH NULL\n"
     if scratch:
         scratch_decl = (
-            f"#if TML_DSP\nstatic int32_t {prefix}_scratch[{(scratch + 3) // 4}];\n"
-            f"#define TML_SCRATCH ((int16_t *){prefix}_scratch)\n"
+            f"#if TML_DSP\nstatic uint32_t {prefix}_scratch[{(scratch + 3) // 4}];\n"
+            f"#define TML_SCRATCH {prefix}_scratch\n"
             "#else\n#define TML_SCRATCH NULL\n#endif\n"
         )
     in_scale, in_zp = _quant(tin)

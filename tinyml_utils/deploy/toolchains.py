@@ -250,6 +250,7 @@ def build_cortex_m(
     y_int8: np.ndarray,
     build_dir: str | Path,
     main: str = "test",
+    extra_flags: tuple[str, ...] = (),
 ) -> FirmwareBuild:
     """Firmware for the MPS2-AN386 board (Cortex-M4F, QEMU ``-M mps2-an386``).
 
@@ -268,6 +269,7 @@ def build_cortex_m(
     cmd = [
         "arm-none-eabi-gcc",
         *CORTEX_M4F_FLAGS,
+        *extra_flags,
         f"-I{gen.out_dir}",
         f"-I{vec_dir}",
         f"-I{fw}",

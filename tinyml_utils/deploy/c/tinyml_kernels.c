@@ -21,18 +21,23 @@
 #define TML_LOAD(type, name, src) const type *name = (src)
 #endif
 
+#if defined(__GNUC__)
+#define TML_INLINE static inline __attribute__((always_inline))
+#else
+#define TML_INLINE static inline
+#endif
+
 static int32_t tml_clamp(int32_t v, int32_t lo, int32_t hi) {
   return v < lo ? lo : (v > hi ? hi : v);
 }
 
 /* ---- TFLite fixed-point arithmetic (gemmlowp semantics, double rounding) --------------- */
 int32_t tml_srdhm(int32_t a, int32_t b) {
-  int64_t ab;
-  int64_t nudge;
+  /* gemmlowp: ab = a*b; nudge = ab >= 0 ? 2^30 : 1 - 2^30; (ab + nudge) / 2^31 truncated.
+   * That is round-half-up of ab / 2^31 for both signs, i.e. floor((ab + 2^30) / 2^31),
+   * which needs no division (SMULL, ADDS/ADC, two shifts on a Cortex-M4). */
   if (a == b && a == INT32_MIN) return INT32_MAX;
-  ab = (int64_t)a * (int64_t)b;
-  nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
-  return (int32_t)((ab + nudge) / ((int64_t)1 << 31)); /* division truncates toward zero */
+  return (int32_t)(((int64_t)a * (int64_t)b + ((int64_t)1 << 30)) >> 31);
 }
 
 int32_t tml_rdbpot(int32_t x, int exponent) {
@@ -80,12 +85,26 @@ int32_t tml_mul_round_exact(int32_t x, uint32_t mant_hi, uint32_t mant_lo, int e
   return x < 0 ? -(int32_t)r : (int32_t)r;
 }
 
+/* tml_mbqm for a positive multiplier (always the case for requantization: multipliers are
+ * in [2^30, 2^31)), inlined: SRDHM cannot saturate, so its special case is skipped. */
+TML_INLINE int32_t tml_mbqm_pos(int32_t x, int32_t m, int shift) {
+  const int left = shift > 0 ? shift : 0;
+  const int right = shift > 0 ? 0 : -shift;
+  const int32_t xs = (int32_t)((uint32_t)x << left);
+  const int32_t v = (int32_t)(((int64_t)xs * (int64_t)m + ((int64_t)1 << 30)) >> 31);
+  const int32_t mask = (int32_t)(((int64_t)1 << right) - 1);
+  const int32_t threshold = (mask >> 1) + (v < 0 ? 1 : 0);
+  return (v >> right) + ((v & mask) > threshold ? 1 : 0);
+}
+
 /* acc (with bias) -> int8 output of channel `c` */
-static int8_t tml_requant(const tml_quant *q, int32_t acc, int c) {
+TML_INLINE int8_t tml_requant(const tml_quant *q, int32_t acc, int c) {
   int32_t v;
   if (q->bias) acc += TML_R32(&q->bias[c]);
-  v = tml_mbqm(acc, TML_R32(&q->mult[c]), TML_R8(&q->shift[c])) + q->out_offset;
-  return (int8_t)tml_clamp(v, q->act_min, q->act_max);
+  v = tml_mbqm_pos(acc, TML_R32(&q->mult[c]), TML_R8(&q->shift[c])) + q->out_offset;
+  if (v < q->act_min) v = q->act_min;
+  if (v > q->act_max) v = q->act_max;
+  return (int8_t)v;
 }
 
 /* FULLY_CONNECTED output of channel `c` (double-scale requantization when given) */
@@ -148,109 +167,125 @@ static uint32_t tml_rd32(const void *p) {
   memcpy(&v, p, 4);
   return v;
 }
-static void tml_wr32(void *p, uint32_t v) { memcpy(p, &v, 4); }
 
-/* Position of element k in the "reordered" int16 layout: inside each group of 4 the order is
- * x0 x2 x1 x3, which is what SXTB16 / SXTB16 ROR #8 produce from 4 packed int8 weights. */
+/* The DSP path's scratch holds int16 values two per 32-bit word, in "reordered" groups of
+ * 4: x0 x2 | x1 x3. SXTB16 and SXTB16 ROR #8 split 4 packed int8 weights w0 w1 w2 w3 into
+ * (w0, w2) and (w1, w3), so one SMLAD multiplies matching pairs. Element k lives at int16
+ * position TML_REORDER(k). */
 #define TML_REORDER(k) (((k) & ~3) | (((k) & 1) << 1) | (((k) >> 1) & 1))
 
-/* int8 run -> int16 (+offset), reordered; n is a multiple of 4; unaligned source is fine */
-static void tml_expand_run(const int8_t *src, int16_t *dst, int n, uint32_t offset2) {
+static void tml_put16(uint32_t *scratch, int k, int32_t v) {
+  const int16_t h = (int16_t)v;
+  memcpy((char *)scratch + 2 * TML_REORDER(k), &h, 2);
+}
+
+/* n int8 (n a multiple of 4, any alignment) -> n/2 words of int16 (+offset), reordered */
+TML_INLINE void tml_expand_run(const int8_t *src, uint32_t *dst, int n, uint32_t offset2) {
   int i;
   for (i = 0; i < n; i += 4) {
     const uint32_t w = tml_rd32(src + i);
-    tml_wr32(dst + i, tml_sxtab16(offset2, w));
-    tml_wr32(dst + i + 2, tml_sxtab16_ror8(offset2, w));
+    *dst++ = tml_sxtab16(offset2, w);
+    *dst++ = tml_sxtab16_ror8(offset2, w);
   }
 }
 
-/* out[r] = requant(sum_k w[r][k] * x[k]) for r in [0, rows); x is reordered int16 (len k4) */
-static int8_t tml_out(const tml_quant *q, const tml_fc_params *fc, int32_t acc, int c) {
+TML_INLINE int8_t tml_out(const tml_quant *q, const tml_fc_params *fc, int32_t acc, int c) {
   return fc != NULL ? tml_fc_out(fc, acc, c) : tml_requant(q, acc, c);
 }
 
-static void tml_matvec(const int16_t *x, int k4, const int8_t *w, int rows, const tml_quant *q,
-                       const tml_fc_params *fc, int8_t *out, int out_stride) {
-  int r = 0;
-  for (; r + 2 <= rows; r += 2) {
-    const int8_t *w0 = w + (int32_t)r * k4;
-    const int8_t *w1 = w0 + k4;
-    const int16_t *xp = x;
-    int32_t a0 = 0, a1 = 0;
-    int k;
-    for (k = 0; k < k4; k += 4) {
-      const uint32_t xa = tml_rd32(xp);
-      const uint32_t xb = tml_rd32(xp + 2);
-      const uint32_t wa = tml_rd32(w0);
-      const uint32_t wb = tml_rd32(w1);
-      xp += 4;
-      w0 += 4;
-      w1 += 4;
-      a0 = tml_smlad(tml_sxtb16(wa), xa, a0);
-      a1 = tml_smlad(tml_sxtb16(wb), xa, a1);
-      a0 = tml_smlad(tml_sxtb16_ror8(wa), xb, a0);
-      a1 = tml_smlad(tml_sxtb16_ror8(wb), xb, a1);
+/* out[r] = requant(sum_k W[r][k] * x[k]), r < rows. x: k4/2 words (reordered int16);
+ * w: the weights interleaved by blocks of 4 rows: word (b, j, r) = bytes 4j..4j+3 of row
+ * 4b+r (rows padded to a multiple of 4 with zeros). 16 MACs per 20 instructions. */
+TML_INLINE void tml_matvec(const uint32_t *x, int k4, const uint32_t *w, int rows,
+                           const tml_quant *q, const tml_fc_params *fc, int8_t *out) {
+  /* requantization constants in locals: stores through `out` (int8) may alias any memory,
+   * so fields read through q would be reloaded after every output */
+  const int32_t *const bias = q->bias;
+  const int32_t *const mult = q->mult;
+  const int8_t *const shift = q->shift;
+  const int32_t out_offset = q->out_offset, act_min = q->act_min, act_max = q->act_max;
+  const uint32_t *xe = x + k4 / 2;
+  int r, i;
+  for (r = 0; r < rows; r += 4) {
+    const uint32_t *xp = x;
+    int32_t acc[4] = {0, 0, 0, 0};
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    while (xp < xe) {
+      const uint32_t xa = xp[0], xb = xp[1];
+      const uint32_t w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
+      xp += 2;
+      w += 4;
+      a0 = tml_smlad(tml_sxtb16(w0), xa, a0);
+      a1 = tml_smlad(tml_sxtb16(w1), xa, a1);
+      a2 = tml_smlad(tml_sxtb16(w2), xa, a2);
+      a3 = tml_smlad(tml_sxtb16(w3), xa, a3);
+      a0 = tml_smlad(tml_sxtb16_ror8(w0), xb, a0);
+      a1 = tml_smlad(tml_sxtb16_ror8(w1), xb, a1);
+      a2 = tml_smlad(tml_sxtb16_ror8(w2), xb, a2);
+      a3 = tml_smlad(tml_sxtb16_ror8(w3), xb, a3);
     }
-    out[r * out_stride] = tml_out(q, fc, a0, r);
-    out[(r + 1) * out_stride] = tml_out(q, fc, a1, r + 1);
-  }
-  if (r < rows) {
-    const int8_t *w0 = w + (int32_t)r * k4;
-    int32_t a0 = 0;
-    int k;
-    for (k = 0; k < k4; k += 4) {
-      const uint32_t wa = tml_rd32(w0 + k);
-      a0 = tml_smlad(tml_sxtb16(wa), tml_rd32(x + k), a0);
-      a0 = tml_smlad(tml_sxtb16_ror8(wa), tml_rd32(x + k + 2), a0);
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+    for (i = 0; i < 4 && r + i < rows; ++i) {
+      const int c = r + i;
+      int32_t v;
+      if (fc != NULL) {
+        out[c] = tml_fc_out(fc, acc[i], c);
+        continue;
+      }
+      v = acc[i] + (bias != NULL ? bias[c] : 0);
+      v = tml_mbqm_pos(v, mult[c], shift[c]) + out_offset;
+      v = v < act_min ? act_min : v;
+      out[c] = (int8_t)(v > act_max ? act_max : v);
     }
-    out[r * out_stride] = tml_out(q, fc, a0, r);
   }
 }
 #endif /* TML_DSP */
 
 /* ---- CONV_2D (NHWC input, OHWI filter, batch 1) ---------------------------------------- */
-void tml_conv2d(const tml_conv_params *params, const int8_t *in, int8_t *out, int16_t *scratch) {
+void tml_conv2d(const tml_conv_params *params, const int8_t *in, int8_t *out, uint32_t *scratch) {
   TML_LOAD(tml_conv_params, p, params);
   int oy, ox;
 #if TML_DSP
+  /* im2col: the input patch of one output pixel -> int16 (+ input offset) in the order the
+   * SMLAD loop wants, one filter row padded to row_len4; then all output channels at once. */
   const uint32_t off2 = ((uint32_t)(uint16_t)p->q.in_offset) * 0x00010001u;
-  const int row_len = p->k_w * p->in_c; /* contiguous input bytes of one filter row */
+  const int row_len = p->k_w * p->in_c;
+  const int32_t in_size = (int32_t)p->in_h * p->in_w * p->in_c;
   for (oy = 0; oy < p->out_h; ++oy) {
     for (ox = 0; ox < p->out_w; ++ox) {
       const int y0 = oy * p->stride_h - p->pad_h;
       const int x0 = ox * p->stride_w - p->pad_w;
       const int x_inside = x0 >= 0 && x0 + (p->k_w - 1) * p->dil_w < p->in_w;
-      int k = 0, fy, fx, c;
-      if (p->dil_w == 1 && x_inside && (row_len & 3) == 0) {
-        /* fast path: every filter row is a contiguous run of the input */
-        for (fy = 0; fy < p->k_h; ++fy) {
-          const int iy = y0 + fy * p->dil_h;
-          if (iy >= 0 && iy < p->in_h) {
-            tml_expand_run(in + ((int32_t)iy * p->in_w + x0) * p->in_c, scratch + k, row_len,
-                           off2);
-          } else {
-            memset(scratch + k, 0, (size_t)row_len * sizeof(int16_t));
-          }
-          k += row_len;
-        }
-      } else {
-        for (fy = 0; fy < p->k_h; ++fy) {
-          const int iy = y0 + fy * p->dil_h;
-          for (fx = 0; fx < p->k_w; ++fx) {
+      int fy, fx, c, k;
+      for (fy = 0; fy < p->k_h; ++fy) {
+        const int iy = y0 + fy * p->dil_h;
+        uint32_t *dst = scratch + fy * (p->row_len4 / 2);
+        const int32_t start = ((int32_t)iy * p->in_w + x0) * p->in_c;
+        if (iy < 0 || iy >= p->in_h) {
+          memset(dst, 0, (size_t)p->row_len4 * 2);
+        } else if (p->dil_w == 1 && x_inside && start + p->row_len4 <= in_size) {
+          /* contiguous row: 4 bytes per step; values past row_len meet zero weights */
+          tml_expand_run(in + start, dst, p->row_len4, off2);
+        } else {
+          for (fx = 0, k = 0; fx < p->k_w; ++fx) {
             const int ix = x0 + fx * p->dil_w;
-            const int inside = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
+            const int inside = ix >= 0 && ix < p->in_w;
             const int8_t *src = in + ((int32_t)iy * p->in_w + ix) * p->in_c;
             for (c = 0; c < p->in_c; ++c, ++k) {
-              scratch[TML_REORDER(k)] = (int16_t)(inside ? src[c] + p->q.in_offset : 0);
+              tml_put16(dst, k, inside ? src[c] + p->q.in_offset : 0);
             }
           }
+          for (; k < p->row_len4; ++k) tml_put16(dst, k, 0);
         }
       }
-      for (; k < p->k_len4; ++k) scratch[TML_REORDER(k)] = 0;
-      tml_matvec(scratch, p->k_len4, p->weights, p->out_c, &p->q, NULL,
-                 out + ((int32_t)oy * p->out_w + ox) * p->out_c, 1);
+      tml_matvec(scratch, p->k_len4, (const uint32_t *)p->weights, p->out_c, &p->q, NULL,
+                 out + ((int32_t)oy * p->out_w + ox) * p->out_c);
     }
   }
+  (void)row_len;
 #else
   (void)scratch;
   for (oy = 0; oy < p->out_h; ++oy) {
@@ -260,7 +295,7 @@ void tml_conv2d(const tml_conv_params *params, const int8_t *in, int8_t *out, in
       int8_t *dst = out + ((int32_t)oy * p->out_w + ox) * p->out_c;
       int oc;
       for (oc = 0; oc < p->out_c; ++oc) {
-        const int8_t *w = p->weights + (int32_t)oc * p->k_len4;
+        const int8_t *w = (const int8_t *)p->weights + (int32_t)oc * p->k_len4;
         int32_t acc = 0;
         int fy, fx, c;
         for (fy = 0; fy < p->k_h; ++fy) {
@@ -272,7 +307,7 @@ void tml_conv2d(const tml_conv_params *params, const int8_t *in, int8_t *out, in
             const int8_t *wk;
             if (ix < 0 || ix >= p->in_w) continue;
             src = in + ((int32_t)iy * p->in_w + ix) * p->in_c;
-            wk = w + (fy * p->k_w + fx) * p->in_c;
+            wk = w + fy * p->row_len4 + fx * p->in_c;
             for (c = 0; c < p->in_c; ++c) {
               acc += (int32_t)TML_R8(&wk[c]) * ((int32_t)src[c] + p->q.in_offset);
             }
@@ -317,7 +352,7 @@ void tml_depthwise_conv2d(const tml_dwconv_params *params, const int8_t *in, int
 
 /* ---- FULLY_CONNECTED (weights [out_len][in_len4]) -------------------------------------- */
 void tml_fully_connected(const tml_fc_params *params, const int8_t *in, int8_t *out,
-                         int16_t *scratch) {
+                         uint32_t *scratch) {
   TML_LOAD(tml_fc_params, p, params);
   int b;
   for (b = 0; b < p->batches; ++b) {
@@ -329,14 +364,14 @@ void tml_fully_connected(const tml_fc_params *params, const int8_t *in, int8_t *
     int k;
     tml_expand_run(x, scratch, n4, off2);
     for (k = n4; k < p->in_len4; ++k) {
-      scratch[TML_REORDER(k)] = (int16_t)(k < p->in_len ? x[k] + p->q.in_offset : 0);
+      tml_put16(scratch, k, k < p->in_len ? x[k] + p->q.in_offset : 0);
     }
-    tml_matvec(scratch, p->in_len4, p->weights, p->out_len, &p->q, p, y, 1);
+    tml_matvec(scratch, p->in_len4, (const uint32_t *)p->weights, p->out_len, &p->q, p, y);
 #else
     int o, k;
     (void)scratch;
     for (o = 0; o < p->out_len; ++o) {
-      const int8_t *w = p->weights + (int32_t)o * p->in_len4;
+      const int8_t *w = (const int8_t *)p->weights + (int32_t)o * p->in_len4;
       int32_t acc = 0;
       for (k = 0; k < p->in_len; ++k) {
         acc += (int32_t)TML_R8(&w[k]) * ((int32_t)x[k] + p->q.in_offset);
@@ -348,48 +383,70 @@ void tml_fully_connected(const tml_fc_params *params, const int8_t *in, int8_t *
 }
 
 /* ---- MAX_POOL_2D / AVERAGE_POOL_2D ----------------------------------------------------- */
-static void tml_pool(const tml_pool_params *params, const int8_t *in, int8_t *out, int average) {
+void tml_max_pool2d(const tml_pool_params *params, const int8_t *in, int8_t *out) {
   TML_LOAD(tml_pool_params, p, params);
-  int oy, ox, c, fy, fx;
+  const int c = p->c;
+  int oy, ox, fy, fx, ch;
+  int8_t *dst = out;
   for (oy = 0; oy < p->out_h; ++oy) {
-    for (ox = 0; ox < p->out_w; ++ox) {
-      const int y0 = oy * p->stride_h - p->pad_h;
+    const int y0 = oy * p->stride_h - p->pad_h;
+    const int fy0 = y0 < 0 ? -y0 : 0;
+    const int fy1 = p->f_h < p->in_h - y0 ? p->f_h : p->in_h - y0;
+    for (ox = 0; ox < p->out_w; ++ox, dst += c) {
       const int x0 = ox * p->stride_w - p->pad_w;
-      const int fy0 = y0 < 0 ? -y0 : 0;
       const int fx0 = x0 < 0 ? -x0 : 0;
-      const int fy1 = p->f_h < p->in_h - y0 ? p->f_h : p->in_h - y0;
       const int fx1 = p->f_w < p->in_w - x0 ? p->f_w : p->in_w - x0;
-      int8_t *dst = out + ((int32_t)oy * p->out_w + ox) * p->c;
-      for (c = 0; c < p->c; ++c) {
-        int32_t acc = average ? 0 : -128;
-        int32_t count = 0;
-        for (fy = fy0; fy < fy1; ++fy) {
-          for (fx = fx0; fx < fx1; ++fx) {
-            const int32_t v = in[((int32_t)(y0 + fy) * p->in_w + (x0 + fx)) * p->c + c];
-            if (average) {
-              acc += v;
-            } else if (v > acc) {
-              acc = v;
+      int first = 1;
+      for (fy = fy0; fy < fy1; ++fy) {
+        const int8_t *row = in + ((int32_t)(y0 + fy) * p->in_w + x0) * c;
+        for (fx = fx0; fx < fx1; ++fx) {
+          const int8_t *src = row + fx * c;
+          if (first) {
+            memcpy(dst, src, (size_t)c);
+            first = 0;
+          } else {
+            for (ch = 0; ch < c; ++ch) {
+              if (src[ch] > dst[ch]) dst[ch] = src[ch];
             }
-            ++count;
           }
         }
-        if (average && count > 0) {
-          /* round half away from zero, as TFLite's reference AveragePool */
-          acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
-        }
-        dst[c] = (int8_t)tml_clamp(acc, p->act_min, p->act_max);
+      }
+      if (first) memset(dst, -128, (size_t)c); /* empty window (cannot happen with SAME) */
+      if (p->act_min > -128 || p->act_max < 127) {
+        for (ch = 0; ch < c; ++ch) dst[ch] = (int8_t)tml_clamp(dst[ch], p->act_min, p->act_max);
       }
     }
   }
 }
 
-void tml_max_pool2d(const tml_pool_params *p, const int8_t *in, int8_t *out) {
-  tml_pool(p, in, out, 0);
-}
-
-void tml_avg_pool2d(const tml_pool_params *p, const int8_t *in, int8_t *out) {
-  tml_pool(p, in, out, 1);
+void tml_avg_pool2d(const tml_pool_params *params, const int8_t *in, int8_t *out) {
+  TML_LOAD(tml_pool_params, p, params);
+  const int c = p->c;
+  int oy, ox, fy, fx, ch;
+  int8_t *dst = out;
+  for (oy = 0; oy < p->out_h; ++oy) {
+    const int y0 = oy * p->stride_h - p->pad_h;
+    const int fy0 = y0 < 0 ? -y0 : 0;
+    const int fy1 = p->f_h < p->in_h - y0 ? p->f_h : p->in_h - y0;
+    for (ox = 0; ox < p->out_w; ++ox, dst += c) {
+      const int x0 = ox * p->stride_w - p->pad_w;
+      const int fx0 = x0 < 0 ? -x0 : 0;
+      const int fx1 = p->f_w < p->in_w - x0 ? p->f_w : p->in_w - x0;
+      const int32_t count = (int32_t)(fy1 - fy0) * (fx1 - fx0);
+      for (ch = 0; ch < c; ++ch) {
+        int32_t acc = 0;
+        for (fy = fy0; fy < fy1; ++fy) {
+          const int8_t *src = in + ((int32_t)(y0 + fy) * p->in_w + x0 + fx0) * c + ch;
+          for (fx = fx0; fx < fx1; ++fx, src += c) acc += *src;
+        }
+        if (count > 0) {
+          /* round half away from zero, as TFLite's reference AveragePool */
+          acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+        }
+        dst[ch] = (int8_t)tml_clamp(acc, p->act_min, p->act_max);
+      }
+    }
+  }
 }
 
 /* ---- ADD (with broadcasting over up to 4 dims) ----------------------------------------- */

@@ -55,8 +55,11 @@ typedef struct {
 typedef struct {
   int16_t in_h, in_w, in_c, out_h, out_w, out_c;
   int16_t k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_h, pad_w;
-  int16_t k_len, k_len4; /* k_h*k_w*in_c and the same rounded up to a multiple of 4 */
-  const int8_t *weights; /* [out_c][k_len4] (OHWI, rows zero-padded) */
+  int16_t row_len4; /* k_w*in_c (one filter row) rounded up to a multiple of 4 */
+  int16_t k_len4;   /* k_h * row_len4: the padded length of one output channel's weights */
+  /* TML_DSP = 0: int8 [out_c][k_h][row_len4] (OHWI, each filter row zero-padded);
+   * TML_DSP = 1: uint32 words interleaving blocks of 4 output channels (see tml_matvec) */
+  const void *weights;
   tml_quant q;
 } tml_conv_params;
 
@@ -69,7 +72,7 @@ typedef struct {
 
 typedef struct {
   int16_t batches, in_len, in_len4, out_len;
-  const int8_t *weights; /* [out_len][in_len4] (rows zero-padded) */
+  const void *weights; /* int8 [out_len][in_len4] (rows zero-padded), or DSP words */
   tml_quant q;
   /* Per-channel FULLY_CONNECTED in TFLite's reference kernels requantizes in double:
    * round(acc * (input_scale * filter_scale / output_scale)). The generator writes each
@@ -130,10 +133,19 @@ int32_t tml_mbqm(int32_t x, int32_t multiplier, int shift);
 /* round(x * mant * 2^-exp), halves away from zero, exact (mant < 2^53, 32 <= exp <= 126) */
 int32_t tml_mul_round_exact(int32_t x, uint32_t mant_hi, uint32_t mant_lo, int exp);
 
-/* The kernels. `scratch` (int16, 4-byte aligned) is used by the TML_DSP path only. */
-void tml_conv2d(const tml_conv_params *p, const int8_t *in, int8_t *out, int16_t *scratch);
+/* Profiling hook: with -DTML_LAYER_MARKS the generated invoke() calls tml_layer_mark()
+ * before every op (the firmware defines it; the QEMU instruction counter records the calls). */
+#ifdef TML_LAYER_MARKS
+void tml_layer_mark(void);
+#define TML_LAYER_MARK() tml_layer_mark()
+#else
+#define TML_LAYER_MARK() ((void)0)
+#endif
+
+/* The kernels. `scratch` (32-bit words) is used by the TML_DSP path only. */
+void tml_conv2d(const tml_conv_params *p, const int8_t *in, int8_t *out, uint32_t *scratch);
 void tml_depthwise_conv2d(const tml_dwconv_params *p, const int8_t *in, int8_t *out);
-void tml_fully_connected(const tml_fc_params *p, const int8_t *in, int8_t *out, int16_t *scratch);
+void tml_fully_connected(const tml_fc_params *p, const int8_t *in, int8_t *out, uint32_t *scratch);
 void tml_max_pool2d(const tml_pool_params *p, const int8_t *in, int8_t *out);
 void tml_avg_pool2d(const tml_pool_params *p, const int8_t *in, int8_t *out);
 void tml_add(const tml_add_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
