@@ -28,9 +28,13 @@ def test_import_sets_legacy_keras_before_tensorflow():
 
 
 def test_tf_module_gives_keras_2():
-    result = _python("from tinyml_utils.tf import keras\nprint(keras.__version__)")
+    result = _python(
+        "from tinyml_utils.tf import keras\nimport tf_keras\n"
+        "print(keras.__name__, tf_keras.__version__)"
+    )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().startswith("2.")
+    name, version = result.stdout.split()
+    assert name.startswith("tf_keras") and version.startswith("2.")
 
 
 def test_keras3_already_active_raises_with_fix():

@@ -12,7 +12,13 @@ from tinyml_utils._keras_guard import Keras3ActiveError, _keras_module_name, ens
 
 ensure_legacy_keras()
 
-import tensorflow as tf  # noqa: E402
+from tinyml_utils._quiet import native_output_captured  # noqa: E402
+
+with native_output_captured():  # start-up chatter of the C++ runtime (printed if it fails)
+    import tensorflow as tf
+
+    tf.config.list_physical_devices()  # device probing (and its CUDA messages) happens here
+tf.get_logger().setLevel("ERROR")  # "INFO:tensorflow:Assets written to ..." on every convert
 
 if not _keras_module_name(tf).startswith("tf_keras"):
     raise Keras3ActiveError(
