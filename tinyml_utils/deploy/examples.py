@@ -1,0 +1,69 @@
+"""The model and the real inputs the deployment checks use for each app.
+
+* :func:`app_model`: ``models/<app>/model_int8.tflite`` (the applications engineer's reference
+  model) when it exists; otherwise a small int8 model of the app's default CNN spec, built
+  and converted here (untrained weights, calibrated on the app's inputs) so the deployment
+  chain can be checked before the reference models exist.
+* :func:`app_inputs`: model inputs prepared by ``tinyml_utils.apps.prepare`` from the real
+  data (``../shared/data/<app>``) when present, else synthetic (carsensor has no real data).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tinyml_utils.paths import models_dir, shared_data_dir
+
+
+@dataclass
+class AppInputs:
+    """Float model inputs of an app and where they come from."""
+
+    x: np.ndarray
+    source: str
+
+
+@functools.cache
+def app_inputs(app: str, n: int = 128, data_dir: str | None = None, seed: int = 0) -> AppInputs:
+    """``n`` model inputs (test, then validation, then training examples) of ``app``.
+
+    Real data from ``data_dir`` or ``../shared/data/<app>`` when present; synthetic otherwise.
+    """
+    from tinyml_utils import apps
+
+    root = Path(data_dir) if data_dir else None
+    if root is None and shared_data_dir() is not None and (shared_data_dir() / app).is_dir():
+        root = shared_data_dir() / app
+    source, folder = ("local", root) if root is not None else ("synthetic", None)
+    data = apps.prepare(app, source=source, data_dir=folder, quick=True, seed=seed)
+    parts = [p for p in (data.x_test, data.x_val, data.x_train) if p is not None and len(p)]
+    x = np.concatenate(parts)[:n].astype(np.float32)
+    return AppInputs(x, data.source)
+
+
+def reference_model_path(app: str) -> Path:
+    return models_dir() / app / "model_int8.tflite"
+
+
+@functools.cache
+def app_model(app: str) -> tuple[bytes, str]:
+    """(int8 .tflite bytes, description) for ``app``; see the module docstring."""
+    path = reference_model_path(app)
+    if path.is_file():
+        return path.read_bytes(), f"reference model {path.relative_to(models_dir().parent)}"
+    from tinyml_utils import apps
+    from tinyml_utils.convert import convert
+    from tinyml_utils.models import build_cnn
+
+    data = apps.prepare(app, source="synthetic", quick=True)
+    spec = apps.default_spec(app, data)
+    model = build_cnn(spec, seed=0)
+    x = app_inputs(app).x
+    return (
+        convert(model, "int8", x, num_calibration=min(100, len(x))),
+        f"stand-in: untrained {spec.name()} (models/{app}/model_int8.tflite not found)",
+    )
