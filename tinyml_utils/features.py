@@ -383,6 +383,45 @@ def audio_features(x: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     raise DataError(f"unknown audio feature kind {kind!r}; use 'log_mel' or 'mfcc'.")
 
 
+def augment_audio(
+    x: np.ndarray,
+    copies: int,
+    seed: int = 0,
+    max_shift: int = 1600,
+    gain: tuple[float, float] = (0.6, 1.4),
+    noise: np.ndarray | None = None,
+    noise_level: float = 0.5,
+) -> np.ndarray:
+    """``copies`` altered versions of every clip ``(N, samples)`` -> ``(copies * N, samples)``.
+
+    Each copy is shifted in time by up to ``max_shift`` samples (zeros fill the gap: the
+    word starts earlier or later in the window), scaled by a random gain, and mixed with a
+    random clip of ``noise`` (e.g. the training split's silence/background clips) at up to
+    ``noise_level``. Use it on the TRAINING split only; a small data set then covers more
+    of the timing, loudness and background a device meets.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    n, length = x.shape
+    out = np.zeros((copies * n, length), dtype=np.float32)
+    for c in range(copies):
+        shifts = rng.integers(-max_shift, max_shift + 1, n)
+        gains = rng.uniform(gain[0], gain[1], n).astype(np.float32)
+        for i in range(n):
+            s = int(shifts[i])
+            row = out[c * n + i]
+            if s >= 0:
+                row[s:] = x[i, : length - s]
+            else:
+                row[:s] = x[i, -s:]
+            row *= gains[i]
+        if noise is not None and len(noise):
+            pick = rng.integers(0, len(noise), n)
+            levels = rng.uniform(0, noise_level, (n, 1)).astype(np.float32)
+            out[c * n : (c + 1) * n] += np.asarray(noise, np.float32)[pick] * levels
+    return np.clip(out, -1.0, 1.0)
+
+
 def audio_feature_shape(n_samples: int, params: dict[str, Any]) -> tuple[int, int]:
     """(frames, bins) that :func:`audio_features` returns for ``n_samples`` samples."""
     frame = params.get("frame_length") or params["n_fft"]
