@@ -189,3 +189,56 @@ def test_codegen_memory_plan_and_layers(tmp_path, cover_models):
     assert {"tinyml_kernels.c", "tinyml_kernels.h", "cover2d_model.c", "cover2d_model.h"} == {
         f.name for f in gen.files
     }
+
+
+def test_arduino_sketch_ops_and_arena_allocate(tmp_path, cover_models):
+    """The TFLM sketch registers exactly the model's ops, and its arena allocates and
+    invokes in the tflite-micro runtime."""
+    from tinyml_utils.analyze.interpreters import TFLMRunner
+    from tinyml_utils.deploy import sketch
+
+    data = cover_models["cover1d"]
+    files = sketch.write_sketch("carsensor", data, tmp_path)
+    ino = files.ino.read_text()
+    assert "#include <Chirale_TensorFlowLite.h>" in ino and "Arduino_LSM9DS1" in ino
+    for op in op_resolver.model_ops(data):
+        assert f"{op_resolver.method_name(op)}()" in ino
+    assert f"MicroMutableOpResolver<{len(files.ops)}>" in ino
+    assert files.arena_bytes >= files.measured_arena + 1024
+    assert f"constexpr int kArenaBytes = {files.arena_bytes};" in ino
+    runner = TFLMRunner(data, arena_size=files.arena_bytes)
+    out = runner.predict(np.zeros((1, 40, 4), np.float32))
+    assert out.shape == (1, 1)
+
+
+def test_committed_sketches_match_their_models():
+    from tinyml_utils import apps
+    from tinyml_utils.deploy import examples
+    from tinyml_utils.paths import repo_root
+
+    for app in apps.APPS:
+        path = examples.reference_model_path(app)
+        ino = repo_root() / "firmware" / "arduino" / app / f"{app}.ino"
+        if not path.is_file() or not ino.is_file():
+            continue
+        text = ino.read_text()
+        for op in op_resolver.model_ops(path):
+            assert f"{op_resolver.method_name(op)}()" in text, (app, op)
+
+
+def test_cli_export_codegen(tmp_path, cover_models):
+    from tinyml_utils.cli import main
+
+    model = tmp_path / "m.tflite"
+    model.write_bytes(cover_models["cover1d"])
+    assert (
+        main(["export", str(model), "--name", "demo", "--out", str(tmp_path / "c"), "--codegen"])
+        == 0
+    )
+    assert (tmp_path / "c" / "demo_model.c").is_file()
+    assert (
+        main(["export", str(model), "--name", "demo", "--out", str(tmp_path / "a"), "--no-arena"])
+        == 0
+    )
+    assert (tmp_path / "a" / "demo_model_data.cc").is_file()
+    assert main(["export", str(tmp_path / "missing.tflite"), "--out", str(tmp_path)]) == 2
