@@ -419,4 +419,7 @@ def conversion_table(
         if measure_tflm:
             row.update(tflm_support(blob))
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if "tflm_arena_bytes" in table:  # whole bytes, with <NA> where TFLM does not run
+        table["tflm_arena_bytes"] = table["tflm_arena_bytes"].astype("Int64")
+    return table
