@@ -311,3 +311,54 @@ def fine_tune(
         validation_data=validation_data,
         verbose=verbose,
     )
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def footprint(model, x_calibration: np.ndarray, x_eval: np.ndarray, y_eval: np.ndarray) -> dict:
+    """What a (pruned) model costs on an MCU and how accurate it is, measured on its files.
+
+    Returns params, nonzero_weights (Conv/Dense kernels), float32_bytes and int8_bytes
+    (.tflite sizes), int8_gzip_bytes, arena_bytes (TFLM, int8 model), macs, and accuracy /
+    balanced_accuracy of the int8 file on ``(x_eval, y_eval)``.
+    """
+    from tinyml_utils.analyze.tflm import measure_arena
+    from tinyml_utils.convert import convert
+    from tinyml_utils.optimize.search import count_macs
+    from tinyml_utils.train import evaluate_tflite
+
+    int8 = convert(model, "int8", x_calibration)
+    k = int(model.output_shape[-1])
+    result = evaluate_tflite(int8, x_eval, y_eval, [str(i) for i in range(k)])
+    return {
+        "params": int(model.count_params()),
+        "nonzero_weights": int(sum(np.count_nonzero(w) for _, w in _kernels(model))),
+        "float32_bytes": len(convert(model, "float32")),
+        "int8_bytes": len(int8),
+        "int8_gzip_bytes": gzip_bytes(int8),
+        "arena_bytes": measure_arena(int8).arena_bytes,
+        "macs": count_macs(model),
+        "accuracy": round(float(result.accuracy), 4),
+        "balanced_accuracy": round(float(result.balanced_accuracy), 4),
+    }
+
+
+def plot_norms(result: StructuredResult, title: str = ""):
+    """Sorted neuron norms per layer, kept in colour, removed in grey."""
+    import matplotlib.pyplot as plt
+
+    names = list(result.norms)
+    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.2), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        norm = result.norms[name]
+        order = np.argsort(-norm)
+        kept = np.isin(order, result.kept[name])
+        ax.bar(np.arange(len(norm)), norm[order], color=np.where(kept, "tab:blue", "0.75"))
+        ax.set_title(f"{name}: keep {kept.sum()} / {len(norm)}")
+        ax.set_xlabel("filter / unit (sorted)")
+    axes[0][0].set_ylabel("norm of its weights")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

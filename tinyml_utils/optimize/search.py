@@ -487,14 +487,15 @@ def plot_pareto(table, accuracy_col: str = "val_accuracy", title: str = ""):
 def loss_widget(table, w_arena: float = 0.0, w_latency: float = 0.0, top: int = 8):
     """An ipywidgets slider for the accuracy/size weight that re-ranks ``table`` live.
 
-    Building the widget does not block (papermill runs it fine: it only renders in a live
-    kernel); returns None when ipywidgets is not installed.
+    The ranking is shown in an ``HTML`` widget whose value the slider rewrites. (An
+    ``Output`` widget with ``clear_output`` would be simpler, but it can leave papermill /
+    nbclient waiting forever in a headless run.) Building and displaying the widget is
+    harmless headless; it only reacts in a live kernel. Returns None without ipywidgets.
     """
     try:
         import ipywidgets as widgets
     except ImportError:
         return None
-    from IPython.display import clear_output, display
 
     slider = widgets.FloatSlider(
         value=0.5,
@@ -505,17 +506,18 @@ def loss_widget(table, w_arena: float = 0.0, w_latency: float = 0.0, top: int = 
         continuous_update=False,
         readout_format=".2f",
     )
-    out = widgets.Output()
+    view = widgets.HTML()
     cols = ["candidate", "val_accuracy", "weights_bytes", "arena_bytes", "loss"]
 
     def render(change=None) -> None:
         w = slider.value
         ranked = add_loss(table, w, 1.0 - w, w_arena, w_latency)
-        with out:
-            clear_output(wait=True)
-            print(f"loss = {w:.2f} * (1 - acc) + {1 - w:.2f} * size (+ arena/latency terms)")
-            display(ranked[cols].head(top))
+        view.value = (
+            f"<p>loss = {w:.2f} &times; (1 - accuracy) + {1 - w:.2f} &times; size"
+            f" (+ arena {w_arena}, latency {w_latency})</p>"
+            + ranked[cols].head(top).to_html(index=False)
+        )
 
     slider.observe(render, names="value")
     render()
-    return widgets.VBox([slider, out])
+    return widgets.VBox([slider, view])
