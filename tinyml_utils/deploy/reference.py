@@ -1,19 +1,21 @@
 """The outputs generated C code must reproduce, and how to compare with them.
 
-TensorFlow Lite has three int8 arithmetics, and they do not always agree in the last bit:
+TensorFlow Lite has several int8 arithmetics, and they do not always agree in the last bit:
 
-* the **reference kernels** (``OpResolverType.BUILTIN_REF`` in ai_edge_litert): gemmlowp-style
+* the **reference kernels** (ai_edge_litert's ``BUILTIN_REF`` op resolver): gemmlowp-style
   fixed point (``MultiplyByQuantizedMultiplier``), plus double-precision requantization for
   per-channel FULLY_CONNECTED. TensorFlow Lite Micro runs the same arithmetic, so these are
   the outputs a microcontroller gives, and what :mod:`~tinyml_utils.deploy.codegen` matches
   bit for bit.
-* the **optimized built-in kernels** (``BUILTIN_WITHOUT_DEFAULT_DELEGATES``): ruy's
-  single-rounding multiply; occasionally 1 off from the reference.
-* the **XNNPACK delegate**, which ai_edge_litert applies by default (``TFLiteRunner``): float
-  requantization; more often 1 off.
+* the **default interpreter** (optimized kernels + the XNNPACK delegate, what an app on a
+  phone or PC gets): ruy's single-rounding multiply and float requantization; now and then
+  1 off from the reference.
 
-:func:`reference_outputs` runs the first; :func:`compare` checks generated outputs against
-it (exactly, or within 1 with the same top-1 for SOFTMAX/LOGISTIC outputs).
+Both come from :class:`tinyml_utils.analyze.interpreters.TFLiteRunner` (``kernels=
+"reference"`` / ``"optimized"``): this module only adds the raw-int8 view the C code needs.
+:func:`reference_outputs` runs the reference kernels on int8 inputs; :func:`compare` checks
+generated outputs against them (exactly, or within 1 with the same top-1 for
+SOFTMAX/LOGISTIC outputs).
 """
 
 from __future__ import annotations
@@ -22,45 +24,36 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinyml_utils.analyze.interpreters import ModelLike, load_model_bytes, quantize
+from tinyml_utils.analyze.interpreters import ModelLike, TFLiteRunner, quantize
+from tinyml_utils.errors import DataError
+
+#: ``kind`` of :func:`reference_outputs` -> ``TFLiteRunner(kernels=...)``.
+KINDS = {"reference": "reference", "xnnpack": "optimized", "optimized": "optimized"}
 
 
-def _interpreter(model: ModelLike, kind: str = "reference"):
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    resolver = {
-        "reference": OpResolverType.BUILTIN_REF,
-        "optimized": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-        "xnnpack": OpResolverType.AUTO,
-    }[kind]
-    it = Interpreter(model_content=load_model_bytes(model), experimental_op_resolver_type=resolver)
-    it.allocate_tensors()
-    return it
+def _runner(model: ModelLike, kind: str = "reference") -> TFLiteRunner:
+    if kind not in KINDS:
+        raise DataError(f"kind must be one of {sorted(KINDS)}, got {kind!r}.")
+    return TFLiteRunner(model, kernels=KINDS[kind])
 
 
 def quantize_input(model: ModelLike, x: np.ndarray) -> np.ndarray:
     """Float model inputs -> int8 as the model's input quantization says (N, *shape)."""
-    it = _interpreter(model)
-    d = it.get_input_details()[0]
-    scale, zp = d["quantization"]
+    scale, zp = _runner(model).input_detail["quantization"]
     return quantize(np.asarray(x, np.float32), np.int8, scale, zp)
 
 
 def reference_outputs(model: ModelLike, x_int8: np.ndarray, kind: str = "reference") -> np.ndarray:
     """Raw int8 outputs (N, output_size) of ai_edge_litert for int8 inputs ``x_int8``.
 
-    ``kind``: "reference" (TFLite reference kernels = TFLM arithmetic), "optimized" or
-    "xnnpack" (the default interpreter, as used by ``TFLiteRunner``).
+    ``kind``: "reference" (TFLite reference kernels = TFLM arithmetic) or "xnnpack" (alias
+    "optimized": the default interpreter, ``TFLiteRunner(model)``).
     """
-    it = _interpreter(model, kind)
-    d, o = it.get_input_details()[0], it.get_output_details()[0]
+    runner = _runner(model, kind)
+    d, o = runner.input_detail, runner.output_detail
     shape = tuple(int(s) for s in d["shape"][1:])
     x = np.asarray(x_int8, np.int8).reshape((-1,) + shape)
-    out = []
-    for sample in x:
-        it.set_tensor(d["index"], sample[None])
-        it.invoke()
-        out.append(it.get_tensor(o["index"]).reshape(-1).copy())
+    out = [runner.invoke_one(sample[None]).reshape(-1) for sample in x]
     return np.stack(out) if out else np.zeros((0, int(np.prod(o["shape"][1:]))), np.int8)
 
 
