@@ -130,3 +130,9 @@ def test_command_on_a_tflite_file(builtin_model, tmp_path, capsys):
     assert report["model_bytes"] == path.stat().st_size
     with pytest.raises(TinyMLError, match="no such file"):
         run(parser.parse_args([str(tmp_path / "missing.tflite")]))
+    # Through the `tinyml` entry point: the text report, exit 0; an error is one line, exit 2.
+    from tinyml_utils.cli import main
+
+    assert main(["diagnose", str(path), "--no-tflm"]) == 0
+    assert "static tflite::MicroMutableOpResolver<" in capsys.readouterr().out
+    assert main(["diagnose", str(tmp_path / "missing.tflite")]) == 2
