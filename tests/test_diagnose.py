@@ -136,3 +136,15 @@ def test_command_on_a_tflite_file(builtin_model, tmp_path, capsys):
     assert main(["diagnose", str(path), "--no-tflm"]) == 0
     assert "static tflite::MicroMutableOpResolver<" in capsys.readouterr().out
     assert main(["diagnose", str(tmp_path / "missing.tflite")]) == 2
+
+
+def test_saved_model_and_h5_inputs(builtin_model, tmp_path):
+    builtin_model.save(tmp_path / "saved", save_format="tf")
+    builtin_model.save(tmp_path / "model.h5")
+    from_keras = diagnose(builtin_model, run_tflm=False)
+    for source in (tmp_path / "saved", tmp_path / "model.h5"):
+        d = diagnose(str(source), run_tflm=False)
+        assert d.converted_with == "builtins" and d.issues == []
+        assert d.op_counts == from_keras.op_counts
+    with pytest.raises(TinyMLError, match="SavedModel"):
+        diagnose(str(tmp_path / "notes.txt"))

@@ -446,6 +446,7 @@ def add_pareto(table, accuracy_col: str = "val_accuracy"):
 def plot_pareto(table, accuracy_col: str = "val_accuracy", title: str = ""):
     """Two panels: accuracy vs int8 weights KB and vs measured arena KB, fronts highlighted."""
     import matplotlib.pyplot as plt
+    from matplotlib import ticker
 
     table = add_pareto(table, accuracy_col)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
@@ -474,6 +475,9 @@ def plot_pareto(table, accuracy_col: str = "val_accuracy", title: str = ""):
                 textcoords="offset points",
             )
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(ticker.FormatStrFormatter("%g"))
+        ax.tick_params(axis="x", which="minor", labelsize=7)
         ax.set_xlabel(label)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(f"{accuracy_col} (int8 .tflite)")
