@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ from tinyml_utils.errors import UnsupportedOnMicroError
 
 #: Folder of the portable runtime copied next to every generated model.
 RUNTIME_DIR = Path(__file__).resolve().parent / "c"
-RUNTIME_FILES = ("tinyml_kernels.h", "tinyml_kernels.c")
+RUNTIME_FILES = ("tinyml_kernels.h", "tinyml_kernels.c", "tinyml_kernels_dsp.h")
 
 ALIAS_OPS = frozenset({"RESHAPE", "SQUEEZE", "EXPAND_DIMS"})
 #: Ops whose generated output may differ from TFLite's by 1 (float / table formulations).
@@ -132,6 +133,12 @@ def _c_list(values, per_line: int = 16, fmt=str) -> str:
     return "\n    " + ",\n    ".join(rows) + "\n"
 
 
+def _c_int32(v: int) -> str:
+    """An int32 constant as C source (wrapped to 32 bits; INT32_MIN without overflow)."""
+    v = (int(v) + (1 << 31)) % (1 << 32) - (1 << 31)
+    return "(-2147483647 - 1)" if v == -(1 << 31) else str(v)
+
+
 def _c_float(v: float) -> str:
     f = float(np.float32(v))
     if math.isinf(f):
@@ -162,8 +169,10 @@ class GeneratedModel:
         input_shape, output_shape, input_scale, input_zero_point, output_scale,
         output_zero_point: the model interface.
         arena_bytes: the static activation arena (input and output excluded).
-        scratch_bytes: the int16 im2col buffer used by the DSP (SMLAD) kernels.
-        weights_bytes: bytes of constant arrays (weights, biases, multipliers, tables).
+        scratch_bytes: RAM of the DSP (SMLAD) kernels: widened inputs or im2col columns.
+        weights_bytes: bytes of constant arrays (weights, biases, multipliers, tables) of
+            the portable build; dsp_weights_bytes: the same for the DSP build (weights
+            re-arranged, one 20-byte tml_chan record per output channel).
         macs: multiply-accumulates of one inference (conv, depthwise, fully connected).
         approx_output: True when the last op is SOFTMAX/LOGISTIC (outputs may differ by 1).
     """
@@ -183,6 +192,7 @@ class GeneratedModel:
     arena_bytes: int
     scratch_bytes: int
     weights_bytes: int
+    dsp_weights_bytes: int
     macs: int
     approx_output: bool
     layers: list[dict[str, Any]] = field(default_factory=list)
@@ -200,55 +210,61 @@ class GeneratedModel:
 
 
 class _Emitter:
+    """Collects the constant definitions of the generated source.
+
+    Inside ``with em.only("dsp")`` / ``em.only("portable")`` definitions are wrapped in
+    ``#if TML_DSP`` / ``#if !TML_DSP``: each build compiles only its own tables, and
+    :attr:`const_bytes` counts the bytes each build keeps in flash.
+    """
+
     def __init__(self, prefix: str):
         self.prefix = prefix
         self.defs: list[str] = []
-        self.const_bytes = 0
+        self.const_bytes = {"portable": 0, "dsp": 0}
+        self.build: str | None = None  # None: both builds
+
+    @contextmanager
+    def only(self, build: str):
+        old, self.build = self.build, build
+        try:
+            yield
+        finally:
+            self.build = old
+
+    def _add(self, text: str, nbytes: int) -> None:
+        for build in ("portable", "dsp"):
+            if self.build in (None, build):
+                self.const_bytes[build] += nbytes
+        if self.build is not None:
+            text = f"#if {'' if self.build == 'dsp' else '!'}TML_DSP\n{text}\n#endif"
+        self.defs.append(text)
 
     def array(self, ctype: str, name: str, values, fmt=str, align: bool = False) -> str:
         full = f"{self.prefix}_{name}"
         arr = np.asarray(values).reshape(-1)
         size = {"int8_t": 1, "uint8_t": 1, "int32_t": 4, "uint32_t": 4, "float": 4}[ctype]
-        self.const_bytes += size * max(arr.size, 1)
         attr = " TML_ALIGN4" if align else ""
-        self.defs.append(
+        self._add(
             f"static const {ctype} {full}[{max(arr.size, 1)}] TML_FLASH{attr} = {{"
-            f"{_c_list(arr, fmt=fmt)}}};"
+            f"{_c_list(arr, fmt=fmt)}}};",
+            size * max(arr.size, 1),
         )
         return full
 
-    def matrix(self, name: str, rows: np.ndarray) -> str:
-        """A weight matrix (rows x k4 int8, k4 % 4 == 0) in both layouts: plain int8 rows for
-        the portable kernels, and for the SMLAD kernels uint32 words interleaving blocks of
-        4 rows (word (b, j, r) = bytes 4j..4j+3 of row 4b+r, little-endian), so one pointer
-        walks 4 rows at once. Only one of the two is compiled (#if TML_DSP)."""
+    def words(self, name: str, words: np.ndarray) -> str:
+        """uint32 words (weights packed for the DSP kernels), in hex."""
+        return self.array("uint32_t", name, words, fmt=lambda v: f"0x{v:08x}u")
+
+    def chans(self, name: str, rows: list[tuple[int, int, int, int, int]]) -> str:
+        """A ``tml_chan`` table: (bias, a, b, c, d) per output channel."""
         full = f"{self.prefix}_{name}"
-        n_rows, k4 = rows.shape
-        r4 = -(-n_rows // 4) * 4
-        padded = np.zeros((r4, k4), np.int8)
-        padded[:n_rows] = rows
-        words = (
-            padded.reshape(r4 // 4, 4, k4 // 4, 4)
-            .transpose(0, 2, 1, 3)
-            .copy()
-            .view("<u4")
-            .reshape(-1)
-        )
-        self.const_bytes += rows.size
-        self.defs.append(
-            "#if TML_DSP\n"
-            f"static const uint32_t {full}[{max(words.size, 1)}] TML_FLASH = {{"
-            f"{_c_list(words, per_line=8, fmt=lambda v: f'0x{v:08x}u')}}};\n"
-            "#else\n"
-            f"static const int8_t {full}[{max(rows.size, 1)}] TML_FLASH TML_ALIGN4 = {{"
-            f"{_c_list(rows)}}};\n"
-            "#endif"
-        )
+        body = ",\n".join("  {" + ", ".join(_c_int32(v) for v in row) + "}" for row in rows)
+        self._add(f"static const tml_chan {full}[{len(rows)}] = {{\n{body}\n}};", 20 * len(rows))
         return full
 
     def struct(self, ctype: str, name: str, body: str) -> str:
         full = f"{self.prefix}_{name}"
-        self.defs.append(f"static const {ctype} {full} TML_FLASH = {{\n{body}\n}};")
+        self._add(f"static const {ctype} {full} TML_FLASH = {{\n{body}\n}};", 0)
         return full
 
 
@@ -339,6 +355,110 @@ def _quant_body(em: _Emitter, tag: str, info, op, bias_index: int, mults, shifts
     return f"  {{ {-in_zp}, {out_zp}, {lo}, {hi}, {bias}, {mult}, {shift} }}"
 
 
+# ----------------------------------------------------------------------------- DSP tables
+
+#: A convolution whose padded input, widened to int16, fits in this many bytes is widened
+#: once per layer and its windows are read in place; otherwise two im2col columns are used.
+EXPAND_LIMIT_BYTES = 8192
+
+#: Requantization variants of the DSP kernels (TML_RQ_* in tinyml_kernels_dsp.h).
+RQ_FAST, RQ_GEMMLOWP, RQ_DOUBLE64, RQ_DOUBLE = 0, 1, 2, 3
+
+
+def _bias_data(info, op, n: int) -> np.ndarray:
+    """The op's int32 bias as int64 (zeros without a bias input)."""
+    index = op.inputs[2] if len(op.inputs) > 2 else -1
+    if index is None or index < 0:
+        return np.zeros(n, np.int64)
+    bt = info.tensor(index)
+    if bt.dtype != "int32":
+        raise UnsupportedOnMicroError(
+            f"op {op.index} {op.name}: bias type {bt.dtype} (int8 models use int32 biases)."
+        )
+    return np.asarray(bt.data(), np.int64).reshape(-1)
+
+
+def folded_bias(bias: np.ndarray, weights: np.ndarray, in_zero_point: int) -> np.ndarray:
+    """``bias - zp_in * sum(weights of the channel)``: the input offset folded into the bias.
+
+    TFLite computes ``bias + sum((x - zp_in) * w)``, which equals this folded bias plus
+    ``sum(x * w)``, so the DSP inner loop multiplies the raw int8 inputs. int32 wrap-around.
+    """
+    w = np.asarray(weights, np.int64).reshape(len(weights), -1)
+    folded = np.asarray(bias, np.int64) - int(in_zero_point) * w.sum(axis=1)
+    return (folded + (1 << 31)) % (1 << 32) - (1 << 31)
+
+
+def gemmlowp_chans(folded, mults, shifts) -> tuple[int, list[tuple[int, ...]]]:
+    """tml_chan rows for TFLite's MultiplyByQuantizedMultiplier requantization.
+
+    When every channel shifts right (shift <= -1) the two roundings become one
+    (``TML_RQ_FAST``, see tinyml_kernels_dsp.h): nudge = 2^30 + 2^(30 + r) as a 64-bit
+    (low, high) pair and a final shift of r - 1, r = -shift.
+    """
+    if all(int(s) <= -1 for s in shifts):
+        rows = []
+        for b, m, s in zip(folded, mults, shifts, strict=True):
+            r = -int(s)
+            nudge = (1 << 30) + (1 << (30 + r))
+            rows.append((int(b), int(m), nudge & 0xFFFFFFFF, nudge >> 32, r - 1))
+        return RQ_FAST, rows
+    rows = [(int(b), int(m), 0, 0, int(s)) for b, m, s in zip(folded, mults, shifts, strict=True)]
+    return RQ_GEMMLOWP, rows
+
+
+def double_chans(folded, hi, lo, ex) -> tuple[int, list[tuple[int, ...]]]:
+    """tml_chan rows for the exact double requantization of per-channel FULLY_CONNECTED.
+
+    ``TML_RQ_DOUBLE64`` when every scale ``mant * 2^-exp`` times 2^64 is an integer below
+    2^64 (scales in [2^-12, 1) always are): round(acc * s) is then the high word of
+    ``|acc| * (s * 2^64) + 2^63``. Otherwise the general ``TML_RQ_DOUBLE``.
+    """
+    m64 = []
+    for h, low, e in zip(hi, lo, ex, strict=True):
+        mant = (int(h) << 32) | int(low)
+        if e <= 64:
+            v = mant << (64 - e)
+        elif mant % (1 << (e - 64)) == 0:
+            v = mant >> (e - 64)
+        else:
+            v = None
+        m64.append(v if v is not None and v < (1 << 64) else None)
+    if all(v is not None for v in m64):
+        rows = [(int(b), 0, v & 0xFFFFFFFF, v >> 32, 0) for b, v in zip(folded, m64, strict=True)]
+        return RQ_DOUBLE64, rows
+    rows = [
+        (int(b), int(h), int(low), int(e), 0)
+        for b, h, low, e in zip(folded, hi, lo, ex, strict=True)
+    ]
+    return RQ_DOUBLE, rows
+
+
+def row4_interleave(weights: np.ndarray) -> np.ndarray:
+    """(rows, len4) int8 -> uint32 words interleaving blocks of 4 rows (tml_fc_dsp): word
+    (b, j, r) = values 4j..4j+3 of row 4b+r; rows padded to a multiple of 4 with zeros."""
+    n_rows, len4 = weights.shape
+    r4 = -(-n_rows // 4) * 4
+    padded = np.zeros((r4, len4), np.int8)
+    padded[:n_rows] = weights
+    return (
+        padded.reshape(r4 // 4, 4, len4 // 4, 4)
+        .transpose(0, 2, 1, 3)
+        .copy()
+        .view("<u4")
+        .reshape(-1)
+    )
+
+
+def _dsp_or_portable(dsp: str, portable: str) -> str:
+    return f"#if TML_DSP\n  {dsp}\n#else\n  {portable}\n#endif"
+
+
+def _braced(values) -> str:
+    """A compound-literal body for str.format templates: ``{{1, 2}}``."""
+    return "{{" + ", ".join(str(int(v)) for v in values) + "}}"
+
+
 class _Lowering:
     """Turns each op into a kernel call with constant parameters."""
 
@@ -390,22 +510,50 @@ class _Lowering:
         row_len = k_w * ic
         row_len4 = -(-row_len // 4) * 4
         k_len4 = k_h * row_len4
+        w_rows = w.data().reshape(oc, k_h, row_len)
         weights = np.zeros((oc, k_h, row_len4), np.int8)
-        weights[:, :, :row_len] = w.data().reshape(oc, k_h, row_len)
-        warr = self.em.matrix(f"{tag}_weights", weights.reshape(oc, k_len4))
+        weights[:, :, :row_len] = w_rows
         mults, shifts = _per_channel(info, op, w, oc)
         bias = op.inputs[2] if len(op.inputs) > 2 else -1
-        q = _quant_body(self.em, tag, info, op, bias, mults, shifts, o["fused_activation_function"])
-        body = (
-            f"  {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c},\n"
-            f"  {k_h}, {k_w}, {sh}, {sw}, {dh}, {dw}, {ph}, {pw}, {row_len4}, {k_len4},\n"
-            f"  {warr},\n{q}"
+        act = o["fused_activation_function"]
+        # both builds read these weights (the DSP kernel as words of 4 values)
+        warr = self.em.array("int8_t", f"{tag}_weights", weights, align=True)
+        with self.em.only("portable"):
+            q = _quant_body(self.em, tag, info, op, bias, mults, shifts, act)
+            body = (
+                f"  {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c},\n"
+                f"  {k_h}, {k_w}, {sh}, {sw}, {dh}, {dw}, {ph}, {pw}, {row_len4}, {k_len4},\n"
+                f"  {warr},\n{q}"
+            )
+            p = self.em.struct("tml_conv_params", tag, body)
+        # DSP build: folded bias, one-step requantization
+        _, in_zp = _quant(tin)
+        out_scale, out_zp = _quant(tout)
+        lo, hi = activation_range(act, out_scale, out_zp)
+        folded = folded_bias(_bias_data(info, op, oc), w_rows, in_zp)
+        kind, rows = gemmlowp_chans(folded, mults, shifts)
+        pad_rows = (out_h - 1) * sh + (k_h - 1) * dh + 1
+        pad_cols = (out_w - 1) * sw + (k_w - 1) * dw + 1
+        widened = pad_rows * pad_cols * ic
+        expand = ic % 4 == 0 and dw == 1 and 2 * widened <= EXPAND_LIMIT_BYTES
+        with self.em.only("dsp"):
+            ch = self.em.chans(f"{tag}_ch", rows)
+        self.scratch_int16 = max(self.scratch_int16, widened if expand else 4 * k_len4)
+        geom = _braced(
+            [in_h, in_w, ic, out_h, out_w, oc, k_h, k_w, sh, sw, dh, dw, ph, pw, row_len4]
+            + [int(expand), pad_rows, pad_cols, in_zp, out_zp, lo, hi, kind]
         )
-        p = self.em.struct("tml_conv_params", tag, body)
-        self.scratch_int16 = max(self.scratch_int16, k_len4)
         macs = out_h * out_w * oc * k_h * row_len
-        self._layer(op, macs, f"{k_h}x{k_w}x{ic} -> {oc}, out {out_h}x{out_w}")
-        return f"tml_conv2d(&{p}, {{in0}}, {{out}}, {{scratch}});"
+        self._layer(
+            op,
+            macs,
+            f"{k_h}x{k_w}x{ic} -> {oc}, out {out_h}x{out_w}",
+            dsp="widened input" if expand else "im2col",
+        )
+        return _dsp_or_portable(
+            f"tml_conv_dsp((tml_conv_geom){geom}, {{in0}}, {{out}}, TML_SCRATCH, {warr}, {ch});",
+            f"tml_conv2d(&{p}, {{in0}}, {{out}});",
+        )
 
     def _depthwise_conv_2d(self, op, tag):
         info, o = self.info, op.options
@@ -448,31 +596,49 @@ class _Lowering:
         units, in_len = (int(d) for d in w.shape)
         batches = tin.num_elements // in_len
         in_len4 = -(-in_len // 4) * 4
+        w_rows = w.data().reshape(units, in_len)
         weights = np.zeros((units, in_len4), np.int8)
-        weights[:, :in_len] = w.data().reshape(units, in_len)
-        warr = self.em.matrix(f"{tag}_weights", weights)
-        exact = "NULL, NULL, NULL"
-        if len(w.scales) > 1:
-            mults, shifts = _per_channel(info, op, w, units)
-            # TFLite's reference per-channel FULLY_CONNECTED rounds acc * scale in double
-            hi, lo, ex = _double_scales(info, op, w, units)
-            exact = ", ".join(
-                (
-                    self.em.array("uint32_t", f"{tag}_mant_hi", hi),
-                    self.em.array("uint32_t", f"{tag}_mant_lo", lo),
-                    self.em.array("uint8_t", f"{tag}_exp", ex),
-                )
-            )
-        else:
-            m, s = _fc_per_tensor(info, op, w)
-            mults, shifts = [m] * units, [s] * units
+        weights[:, :in_len] = w_rows
         bias = op.inputs[2] if len(op.inputs) > 2 else -1
-        q = _quant_body(self.em, tag, info, op, bias, mults, shifts, o["fused_activation_function"])
-        body = f"  {batches}, {in_len}, {in_len4}, {units},\n  {warr},\n{q},\n  {exact}"
-        p = self.em.struct("tml_fc_params", tag, body)
+        act = o["fused_activation_function"]
+        folded = folded_bias(_bias_data(info, op, units), w_rows, _quant(tin)[1])
+        with self.em.only("portable"):
+            warr = self.em.array("int8_t", f"{tag}_weights", weights, align=True)
+            exact = "NULL, NULL, NULL"
+            if len(w.scales) > 1:
+                mults, shifts = _per_channel(info, op, w, units)
+                # TFLite's reference per-channel FULLY_CONNECTED rounds acc * scale in double
+                hi, lo, ex = _double_scales(info, op, w, units)
+                exact = ", ".join(
+                    (
+                        self.em.array("uint32_t", f"{tag}_mant_hi", hi),
+                        self.em.array("uint32_t", f"{tag}_mant_lo", lo),
+                        self.em.array("uint8_t", f"{tag}_exp", ex),
+                    )
+                )
+                kind, rows = double_chans(folded, hi, lo, ex)
+            else:
+                m, s = _fc_per_tensor(info, op, w)
+                mults, shifts = [m] * units, [s] * units
+                kind, rows = gemmlowp_chans(folded, mults, shifts)
+            q = _quant_body(self.em, tag, info, op, bias, mults, shifts, act)
+            body = f"  {batches}, {in_len}, {in_len4}, {units},\n  {warr},\n{q},\n  {exact}"
+            p = self.em.struct("tml_fc_params", tag, body)
+        out_scale, out_zp = _quant(info.tensor(op.outputs[0]))
+        act_lo, act_hi = activation_range(act, out_scale, out_zp)
+        rows += [(0, 0, 0, 0, 0)] * (-units % 4)
+        with self.em.only("dsp"):
+            wd = self.em.words(f"{tag}_wd", row4_interleave(weights))
+            ch = self.em.chans(f"{tag}_ch", rows)
         self.scratch_int16 = max(self.scratch_int16, in_len4)
+        geom = _braced(
+            [batches, in_len, in_len4, units, _quant(tin)[1], out_zp, act_lo, act_hi, kind]
+        )
         self._layer(op, batches * units * in_len, f"{in_len} -> {units}")
-        return f"tml_fully_connected(&{p}, {{in0}}, {{out}}, {{scratch}});"
+        return _dsp_or_portable(
+            f"tml_fc_dsp((tml_fc_geom){geom}, {{in0}}, {{out}}, TML_SCRATCH, {wd}, {ch});",
+            f"tml_fully_connected(&{p}, {{in0}}, {{out}});",
+        )
 
     def _pool(self, op, tag, fn):
         info, o = self.info, op.options
@@ -492,8 +658,17 @@ class _Lowering:
             f"  {in_h}, {in_w}, {c}, {out_h}, {out_w}, {fh}, {fw}, {sh}, {sw}, {ph}, {pw},"
             f" {lo}, {hi}"
         )
-        p = self.em.struct("tml_pool_params", tag, body)
         self._layer(op, 0, f"{fh}x{fw}/{sh}, out {out_h}x{out_w}x{c}")
+        if fn == "tml_max_pool2d" and c % 4 == 0 and (lo, hi) == (-128, 127):
+            # DSP build: 4 channels per SSUB8 + SEL, geometry as compile-time constants
+            with self.em.only("portable"):
+                p = self.em.struct("tml_pool_params", tag, body)
+            geom = "{{" + body.strip() + "}}"
+            return _dsp_or_portable(
+                f"tml_max_pool_dsp((tml_pool_params){geom}, {{in0}}, {{out}});",
+                f"{fn}(&{p}, {{in0}}, {{out}});",
+            )
+        p = self.em.struct("tml_pool_params", tag, body)
         return f"{fn}(&{p}, {{in0}}, {{out}});"
 
     def _max_pool_2d(self, op, tag):
@@ -648,9 +823,12 @@ class _Lowering:
     def _relu_n1_to_1(self, op, tag):
         return self._relu_like(op, tag, -1.0, 1.0)
 
-    def _layer(self, op, macs: int, detail: str) -> None:
+    def _layer(self, op, macs: int, detail: str, dsp: str = "") -> None:
         self.macs += macs
-        self.layers.append({"op_index": op.index, "op": op.name, "macs": macs, "detail": detail})
+        row = {"op_index": op.index, "op": op.name, "macs": macs, "detail": detail}
+        if dsp:
+            row["dsp"] = dsp
+        self.layers.append(row)
 
 
 class _Storage:
@@ -707,7 +885,9 @@ def _header_comment(info, name: str, g: dict[str, Any]) -> str:
         f"input  {tuple(tin.shape)} int8, {tin.quantization_text()}",
         f"output {tuple(tout.shape)} int8, {tout.quantization_text()}",
         f"activation arena {g['arena']} bytes (static, planned by lifetime); "
-        f"im2col scratch {g['scratch']} bytes (DSP build only); constants {g['consts']} bytes",
+        f"DSP scratch {g['scratch']} bytes (DSP build only: widened inputs / im2col columns)",
+        f"constants: {g['consts']['portable']} bytes (portable build), "
+        f"{g['consts']['dsp']} bytes (DSP build)",
         f"multiply-accumulates per inference: {g['macs']}",
         "arithmetic: TFLite int8 reference kernels (bit-exact), SOFTMAX/LOGISTIC within 1",
     ]
@@ -770,7 +950,8 @@ def generate(
         fields = {f"in{k}": ptr(t) for k, t in enumerate(ins)}
         fields["out"] = ptr(outs[0])
         fields["scratch"] = "TML_SCRATCH"
-        body.append("  TML_LAYER_MARK();\n  " + template.format(**fields))
+        call = template.format(**fields)
+        body.append("  TML_LAYER_MARK();\n" + (call if call.startswith("#") else "  " + call))
     if same or not calls:
         body.append(f"  tml_copy(input, output, {tin.nbytes});")
     scratch = low.scratch_int16 * 2
@@ -833,6 +1014,9 @@ void {prefix}_invoke(const int8_t *input, int8_t *output);
 #include <stddef.h>
 
 #include "tinyml_kernels.h"
+#if TML_DSP
+#include "tinyml_kernels_dsp.h"
+#endif
 
 #if defined(__GNUC__)
 #define TML_ALIGN4 __attribute__((aligned(4)))
@@ -879,7 +1063,8 @@ void {prefix}_invoke(const int8_t *input, int8_t *output) {{
         output_zero_point=out_zp,
         arena_bytes=arena,
         scratch_bytes=scratch,
-        weights_bytes=low.em.const_bytes,
+        weights_bytes=low.em.const_bytes["portable"],
+        dsp_weights_bytes=low.em.const_bytes["dsp"],
         macs=low.macs,
         approx_output=approx,
         layers=low.layers,

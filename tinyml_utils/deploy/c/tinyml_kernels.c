@@ -118,176 +118,11 @@ static int8_t tml_fc_out(const tml_fc_params *p, int32_t acc, int c) {
   return (int8_t)tml_clamp(v, p->q.act_min, p->q.act_max);
 }
 
-/* ---- SIMD helpers (ARMv7E-M DSP extension, or their exact C emulation) ----------------- */
-#if TML_DSP
-#if defined(__ARM_FEATURE_DSP) && !defined(TML_DSP_EMULATE)
-#include <arm_acle.h>
-#define tml_smlad(x, y, acc) ((int32_t)__smlad((x), (y), (acc)))
-#define tml_sxtb16(x) __sxtb16(x)
-#define tml_sxtab16(a, x) __sxtab16((a), (x))
-/* the rotated forms as one instruction each (ACLE has no single intrinsic for them) */
-static inline uint32_t tml_sxtb16_ror8(uint32_t x) {
-  uint32_t r;
-  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
-  return r;
-}
-static inline uint32_t tml_sxtab16_ror8(uint32_t a, uint32_t x) {
-  uint32_t r;
-  __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(x));
-  return r;
-}
-#else
-/* Portable emulation: lanes are the two signed 16-bit halves of a 32-bit word. */
-static uint32_t tml_pack16(int32_t lo, int32_t hi) {
-  return (uint32_t)(uint16_t)lo | ((uint32_t)(uint16_t)hi << 16);
-}
-static int32_t tml_lo16(uint32_t x) { return (int16_t)(uint16_t)(x & 0xFFFFu); }
-static int32_t tml_hi16(uint32_t x) { return (int16_t)(uint16_t)(x >> 16); }
-static int32_t tml_smlad(uint32_t x, uint32_t y, int32_t acc) {
-  uint32_t r = (uint32_t)acc;
-  r += (uint32_t)(tml_lo16(x) * tml_lo16(y));
-  r += (uint32_t)(tml_hi16(x) * tml_hi16(y));
-  return (int32_t)r;
-}
-static uint32_t tml_sxtb16(uint32_t x) {
-  return tml_pack16((int8_t)(uint8_t)(x & 0xFFu), (int8_t)(uint8_t)((x >> 16) & 0xFFu));
-}
-static uint32_t tml_sxtb16_ror8(uint32_t x) { return tml_sxtb16((x >> 8) | (x << 24)); }
-static uint32_t tml_sxtab16(uint32_t a, uint32_t x) {
-  uint32_t b = tml_sxtb16(x);
-  return tml_pack16(tml_lo16(a) + tml_lo16(b), tml_hi16(a) + tml_hi16(b));
-}
-static uint32_t tml_sxtab16_ror8(uint32_t a, uint32_t x) {
-  return tml_sxtab16(a, (x >> 8) | (x << 24));
-}
-#endif
-
-static uint32_t tml_rd32(const void *p) {
-  uint32_t v;
-  memcpy(&v, p, 4);
-  return v;
-}
-
-/* The DSP path's scratch holds int16 values two per 32-bit word, in "reordered" groups of
- * 4: x0 x2 | x1 x3. SXTB16 and SXTB16 ROR #8 split 4 packed int8 weights w0 w1 w2 w3 into
- * (w0, w2) and (w1, w3), so one SMLAD multiplies matching pairs. Element k lives at int16
- * position TML_REORDER(k). */
-#define TML_REORDER(k) (((k) & ~3) | (((k) & 1) << 1) | (((k) >> 1) & 1))
-
-static void tml_put16(uint32_t *scratch, int k, int32_t v) {
-  const int16_t h = (int16_t)v;
-  memcpy((char *)scratch + 2 * TML_REORDER(k), &h, 2);
-}
-
-/* n int8 (n a multiple of 4, any alignment) -> n/2 words of int16 (+offset), reordered */
-TML_INLINE void tml_expand_run(const int8_t *src, uint32_t *dst, int n, uint32_t offset2) {
-  int i;
-  for (i = 0; i < n; i += 4) {
-    const uint32_t w = tml_rd32(src + i);
-    *dst++ = tml_sxtab16(offset2, w);
-    *dst++ = tml_sxtab16_ror8(offset2, w);
-  }
-}
-
-TML_INLINE int8_t tml_out(const tml_quant *q, const tml_fc_params *fc, int32_t acc, int c) {
-  return fc != NULL ? tml_fc_out(fc, acc, c) : tml_requant(q, acc, c);
-}
-
-/* out[r] = requant(sum_k W[r][k] * x[k]), r < rows. x: k4/2 words (reordered int16);
- * w: the weights interleaved by blocks of 4 rows: word (b, j, r) = bytes 4j..4j+3 of row
- * 4b+r (rows padded to a multiple of 4 with zeros). 16 MACs per 20 instructions. */
-TML_INLINE void tml_matvec(const uint32_t *x, int k4, const uint32_t *w, int rows,
-                           const tml_quant *q, const tml_fc_params *fc, int8_t *out) {
-  /* requantization constants in locals: stores through `out` (int8) may alias any memory,
-   * so fields read through q would be reloaded after every output */
-  const int32_t *const bias = q->bias;
-  const int32_t *const mult = q->mult;
-  const int8_t *const shift = q->shift;
-  const int32_t out_offset = q->out_offset, act_min = q->act_min, act_max = q->act_max;
-  const uint32_t *xe = x + k4 / 2;
-  int r, i;
-  for (r = 0; r < rows; r += 4) {
-    const uint32_t *xp = x;
-    int32_t acc[4] = {0, 0, 0, 0};
-    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    while (xp < xe) {
-      const uint32_t xa = xp[0], xb = xp[1];
-      const uint32_t w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
-      xp += 2;
-      w += 4;
-      a0 = tml_smlad(tml_sxtb16(w0), xa, a0);
-      a1 = tml_smlad(tml_sxtb16(w1), xa, a1);
-      a2 = tml_smlad(tml_sxtb16(w2), xa, a2);
-      a3 = tml_smlad(tml_sxtb16(w3), xa, a3);
-      a0 = tml_smlad(tml_sxtb16_ror8(w0), xb, a0);
-      a1 = tml_smlad(tml_sxtb16_ror8(w1), xb, a1);
-      a2 = tml_smlad(tml_sxtb16_ror8(w2), xb, a2);
-      a3 = tml_smlad(tml_sxtb16_ror8(w3), xb, a3);
-    }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
-    for (i = 0; i < 4 && r + i < rows; ++i) {
-      const int c = r + i;
-      int32_t v;
-      if (fc != NULL) {
-        out[c] = tml_fc_out(fc, acc[i], c);
-        continue;
-      }
-      v = acc[i] + (bias != NULL ? bias[c] : 0);
-      v = tml_mbqm_pos(v, mult[c], shift[c]) + out_offset;
-      v = v < act_min ? act_min : v;
-      out[c] = (int8_t)(v > act_max ? act_max : v);
-    }
-  }
-}
-#endif /* TML_DSP */
 
 /* ---- CONV_2D (NHWC input, OHWI filter, batch 1) ---------------------------------------- */
-void tml_conv2d(const tml_conv_params *params, const int8_t *in, int8_t *out, uint32_t *scratch) {
+void tml_conv2d(const tml_conv_params *params, const int8_t *in, int8_t *out) {
   TML_LOAD(tml_conv_params, p, params);
   int oy, ox;
-#if TML_DSP
-  /* im2col: the input patch of one output pixel -> int16 (+ input offset) in the order the
-   * SMLAD loop wants, one filter row padded to row_len4; then all output channels at once. */
-  const uint32_t off2 = ((uint32_t)(uint16_t)p->q.in_offset) * 0x00010001u;
-  const int row_len = p->k_w * p->in_c;
-  const int32_t in_size = (int32_t)p->in_h * p->in_w * p->in_c;
-  for (oy = 0; oy < p->out_h; ++oy) {
-    for (ox = 0; ox < p->out_w; ++ox) {
-      const int y0 = oy * p->stride_h - p->pad_h;
-      const int x0 = ox * p->stride_w - p->pad_w;
-      const int x_inside = x0 >= 0 && x0 + (p->k_w - 1) * p->dil_w < p->in_w;
-      int fy, fx, c, k;
-      for (fy = 0; fy < p->k_h; ++fy) {
-        const int iy = y0 + fy * p->dil_h;
-        uint32_t *dst = scratch + fy * (p->row_len4 / 2);
-        const int32_t start = ((int32_t)iy * p->in_w + x0) * p->in_c;
-        if (iy < 0 || iy >= p->in_h) {
-          memset(dst, 0, (size_t)p->row_len4 * 2);
-        } else if (p->dil_w == 1 && x_inside && start + p->row_len4 <= in_size) {
-          /* contiguous row: 4 bytes per step; values past row_len meet zero weights */
-          tml_expand_run(in + start, dst, p->row_len4, off2);
-        } else {
-          for (fx = 0, k = 0; fx < p->k_w; ++fx) {
-            const int ix = x0 + fx * p->dil_w;
-            const int inside = ix >= 0 && ix < p->in_w;
-            const int8_t *src = in + ((int32_t)iy * p->in_w + ix) * p->in_c;
-            for (c = 0; c < p->in_c; ++c, ++k) {
-              tml_put16(dst, k, inside ? src[c] + p->q.in_offset : 0);
-            }
-          }
-          for (; k < p->row_len4; ++k) tml_put16(dst, k, 0);
-        }
-      }
-      tml_matvec(scratch, p->k_len4, (const uint32_t *)p->weights, p->out_c, &p->q, NULL,
-                 out + ((int32_t)oy * p->out_w + ox) * p->out_c);
-    }
-  }
-  (void)row_len;
-#else
-  (void)scratch;
   for (oy = 0; oy < p->out_h; ++oy) {
     for (ox = 0; ox < p->out_w; ++ox) {
       const int y0 = oy * p->stride_h - p->pad_h;
@@ -317,7 +152,6 @@ void tml_conv2d(const tml_conv_params *params, const int8_t *in, int8_t *out, ui
       }
     }
   }
-#endif
 }
 
 /* ---- DEPTHWISE_CONV_2D (filter [1][k_h][k_w][out_c], out_c = in_c * depth_mult) -------- */
@@ -351,25 +185,12 @@ void tml_depthwise_conv2d(const tml_dwconv_params *params, const int8_t *in, int
 }
 
 /* ---- FULLY_CONNECTED (weights [out_len][in_len4]) -------------------------------------- */
-void tml_fully_connected(const tml_fc_params *params, const int8_t *in, int8_t *out,
-                         uint32_t *scratch) {
+void tml_fully_connected(const tml_fc_params *params, const int8_t *in, int8_t *out) {
   TML_LOAD(tml_fc_params, p, params);
-  int b;
+  int b, o, k;
   for (b = 0; b < p->batches; ++b) {
     const int8_t *x = in + (int32_t)b * p->in_len;
     int8_t *y = out + (int32_t)b * p->out_len;
-#if TML_DSP
-    const uint32_t off2 = ((uint32_t)(uint16_t)p->q.in_offset) * 0x00010001u;
-    const int n4 = p->in_len & ~3;
-    int k;
-    tml_expand_run(x, scratch, n4, off2);
-    for (k = n4; k < p->in_len4; ++k) {
-      tml_put16(scratch, k, k < p->in_len ? x[k] + p->q.in_offset : 0);
-    }
-    tml_matvec(scratch, p->in_len4, (const uint32_t *)p->weights, p->out_len, &p->q, p, y);
-#else
-    int o, k;
-    (void)scratch;
     for (o = 0; o < p->out_len; ++o) {
       const int8_t *w = (const int8_t *)p->weights + (int32_t)o * p->in_len4;
       int32_t acc = 0;
@@ -378,7 +199,6 @@ void tml_fully_connected(const tml_fc_params *params, const int8_t *in, int8_t *
       }
       y[o] = tml_fc_out(p, acc, o);
     }
-#endif
   }
 }
 

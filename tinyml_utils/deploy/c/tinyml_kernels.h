@@ -9,12 +9,15 @@
  * SOFTMAX uses a float table (output within 1 of TFLite's fixed-point result) and LOGISTIC a
  * 256-entry lookup table computed by the generator.
  *
- * Two implementations of the conv / fully-connected inner loops:
+ * Two implementations of CONV_2D / FULLY_CONNECTED / MAX_POOL_2D:
+ *   - TML_DSP = 0 (AVR, Cortex-M0, host): the kernels of tinyml_kernels.c, plain loops that
+ *     follow TFLite's reference kernels line by line: the reference implementation.
  *   - TML_DSP = 1 (default when the compiler defines __ARM_FEATURE_DSP, e.g. Cortex-M4/M7/M33):
- *     im2col into int16 + SMLAD (two 16x16 MACs per instruction) via arm_acle.h; define
- *     TML_DSP_EMULATE to run the same code path on any host with C emulation of the
- *     intrinsics (the host tests do this to prove it bit-exact).
- *   - TML_DSP = 0: plain loops, no scratch buffer (AVR, Cortex-M0, host).
+ *     the generated model calls the always-inline SMLAD kernels of tinyml_kernels_dsp.h,
+ *     specialised per layer (folded input offset, 2x2 channel x position blocking, weights
+ *     pre-arranged for SXTB16, one-step requantization). Define TML_DSP_EMULATE to compile
+ *     that same code on any host with exact C emulation of the DSP instructions (the host
+ *     tests do, to prove it bit-exact).
  * On AVR, weights and op parameters live in flash (PROGMEM) and are read with pgm_read_*.
  */
 #ifndef TINYML_KERNELS_H
@@ -57,9 +60,7 @@ typedef struct {
   int16_t k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_h, pad_w;
   int16_t row_len4; /* k_w*in_c (one filter row) rounded up to a multiple of 4 */
   int16_t k_len4;   /* k_h * row_len4: the padded length of one output channel's weights */
-  /* TML_DSP = 0: int8 [out_c][k_h][row_len4] (OHWI, each filter row zero-padded);
-   * TML_DSP = 1: uint32 words interleaving blocks of 4 output channels (see tml_matvec) */
-  const void *weights;
+  const int8_t *weights; /* [out_c][k_h][row_len4] (OHWI, each filter row zero-padded) */
   tml_quant q;
 } tml_conv_params;
 
@@ -72,7 +73,7 @@ typedef struct {
 
 typedef struct {
   int16_t batches, in_len, in_len4, out_len;
-  const void *weights; /* int8 [out_len][in_len4] (rows zero-padded), or DSP words */
+  const int8_t *weights; /* [out_len][in_len4] (rows zero-padded) */
   tml_quant q;
   /* Per-channel FULLY_CONNECTED in TFLite's reference kernels requantizes in double:
    * round(acc * (input_scale * filter_scale / output_scale)). The generator writes each
@@ -142,10 +143,10 @@ void tml_layer_mark(void);
 #define TML_LAYER_MARK() ((void)0)
 #endif
 
-/* The kernels. `scratch` (32-bit words) is used by the TML_DSP path only. */
-void tml_conv2d(const tml_conv_params *p, const int8_t *in, int8_t *out, uint32_t *scratch);
+/* The portable kernels (the DSP ones are in tinyml_kernels_dsp.h). */
+void tml_conv2d(const tml_conv_params *p, const int8_t *in, int8_t *out);
 void tml_depthwise_conv2d(const tml_dwconv_params *p, const int8_t *in, int8_t *out);
-void tml_fully_connected(const tml_fc_params *p, const int8_t *in, int8_t *out, uint32_t *scratch);
+void tml_fully_connected(const tml_fc_params *p, const int8_t *in, int8_t *out);
 void tml_max_pool2d(const tml_pool_params *p, const int8_t *in, int8_t *out);
 void tml_avg_pool2d(const tml_pool_params *p, const int8_t *in, int8_t *out);
 void tml_add(const tml_add_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
