@@ -15,7 +15,7 @@ EXPECTED = {
     ("motionsense", ()): ((256, 4), 3),
     ("motionsense", (("classes", 6),)): ((256, 7), 6),
     ("carsensor", ()): ((100, 3), 2),
-    ("keyword_spotting", ()): ((16, 16, 1), 2),
+    ("keyword_spotting", ()): ((31, 20, 1), 2),
     ("music_genre", ()): ((57, 1), 10),
     ("music_genre", (("kind", "audio"),)): ((216, 13), 10),
 }

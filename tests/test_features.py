@@ -93,9 +93,9 @@ def test_pure_tone_peaks_in_the_right_mel_bin(freq):
     t = np.arange(16000) / 16000
     tone = 0.5 * np.sin(2 * np.pi * freq * t).astype(np.float32)
     logmel = F.audio_features(tone[None], params)[0]
-    assert logmel.shape == (16, 16)
-    centres = F.mel_centre_frequencies(16000, 16, params["fmin"], params["fmax"])
-    fb = F.mel_filterbank(16000, 1024, 16, params["fmin"], params["fmax"])
+    assert logmel.shape == (31, 20)
+    centres = F.mel_centre_frequencies(16000, 20, params["fmin"], params["fmax"])
+    fb = F.mel_filterbank(16000, 1024, 20, params["fmin"], params["fmax"])
     expected = fb[:, int(round(freq * 1024 / 16000))].argmax()  # filter weighting the tone most
     assert np.all(logmel.argmax(axis=1) == expected)
     assert abs(centres[expected] - freq) < 0.35 * freq
@@ -106,7 +106,9 @@ def test_reference_feature_shapes():
     x = np.random.default_rng(0).normal(size=(2, 110250)).astype(np.float32) * 0.1
     assert F.audio_features(x, music).shape == (2, 216, 13)
     assert F.audio_feature_shape(110250, music) == (216, 13)
-    assert F.audio_feature_shape(16000, F.AUDIO_PRESETS["keyword_spotting"]) == (16, 16)
+    assert F.audio_feature_shape(16000, F.AUDIO_PRESETS["keyword_spotting"]) == (31, 20)
+    reference_grid = {**F.AUDIO_PRESETS["keyword_spotting"], "hop_length": 1000, "n_mels": 16}
+    assert F.audio_features(np.zeros((1, 16000)), reference_grid).shape == (1, 16, 16)
 
 
 def test_mfcc_is_dct_of_log_mel():

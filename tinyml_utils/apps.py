@@ -24,7 +24,7 @@ app                dataset             model input (default)                    
 =================  ==================  ======================================  ==========
 motionsense        motionsense         256 samples (5.12 s at 50 Hz) x 4        subject
 carsensor          carsensor           100 samples x 3 axes                     recording
-keyword_spotting   speech_commands     16 frames x 16 log-mel bins (1 s)        speaker
+keyword_spotting   speech_commands     31 frames x 20 log-mel bins (1 s)        speaker
 music_genre        gtzan (features)    57 track features (features_30_sec)      track
 music_genre        gtzan (audio)       216 frames x 13 MFCCs (5 s clips)        track
 =================  ==================  ======================================  ==========
@@ -353,7 +353,13 @@ def preprocess(app: str, ds, params: dict[str, Any]) -> tuple[np.ndarray, np.nda
 
 
 #: How keyword-spotting training clips are altered (see features.augment_audio).
-AUGMENT = {"max_shift": 1600, "gain": [0.6, 1.4], "noise_level": 0.5, "noise": "_silence_"}
+AUGMENT = {
+    "max_shift": 1600,
+    "gain": [0.6, 1.4],
+    "noise_level": 0.5,
+    "noise": "_silence_",
+    "speed": [1.0, 1.0],  # e.g. [0.9, 1.1] for speed perturbation (no gain measured here)
+}
 
 
 def augment_training_clips(train, copies: int, seed: int = 0):
@@ -372,6 +378,7 @@ def augment_training_clips(train, copies: int, seed: int = 0):
         gain=tuple(AUGMENT["gain"]),
         noise=noise,
         noise_level=AUGMENT["noise_level"],
+        speed=tuple(AUGMENT["speed"]),
     )
     n = len(train)
     out = train.subset(np.concatenate([np.arange(n), np.tile(np.arange(n), copies)]))
@@ -490,7 +497,7 @@ def default_spec(app: str, data: PreparedData | None = None, **overrides: Any) -
         input_shape, num_classes = {
             "motionsense": ((256, 4), 3),
             "carsensor": ((100, 3), 2),
-            "keyword_spotting": ((16, 16, 1), 2),
+            "keyword_spotting": ((31, 20, 1), 2),
             "music_genre": ((57, 1), 10),
         }[app]
     if app == "motionsense":
@@ -501,9 +508,9 @@ def default_spec(app: str, data: PreparedData | None = None, **overrides: Any) -
     elif app == "carsensor":
         base = dict(conv_filters=(4, 8), pools=1, pool_size=4, kernel_size=5, dense_units=(8,))
     elif app == "keyword_spotting":
-        base = dict(conv_filters=(8, 16), pools=1, kernel_size=3, dense_units=(16,))
+        base = dict(conv_filters=(8, 16, 16), pools=1, kernel_size=3, dense_units=(16,))
     elif len(input_shape) == 2 and input_shape[-1] == 1:  # music: 57 track features
-        base = dict(conv_filters=(), pools=1, dense_units=(32,), dropout_rate=0.3)
+        base = dict(conv_filters=(), pools=1, dense_units=(64,), dropout_rate=0.3)
     else:  # music: 216 x 13 MFCC clips, 1-D convolution over time
         base = dict(conv_filters=(16, 16, 32), pools=2, kernel_size=3, dense_units=(32,))
     base.update(overrides)

@@ -87,6 +87,13 @@ def load_params(model_path: str | os.PathLike, params: Any = None) -> dict[str, 
     return loaded
 
 
+def dataset_options(recipe: dict[str, Any]) -> dict[str, Any]:
+    """The datasets.load options a recipe was made with (classes, wake word, kind)."""
+    key = {"motionsense": "classes", "keyword_spotting": "wake_word", "music_genre": "kind"}
+    name = key.get(recipe["app"])
+    return {name: recipe[name]} if name else {}
+
+
 def evaluate_model(
     model_path: str | os.PathLike,
     data_dir: str | os.PathLike,
@@ -94,6 +101,7 @@ def evaluate_model(
     params: Any = None,
     include_seen: bool = False,
     runtime: str = "tflite",
+    dataset=None,
 ) -> Evaluation:
     """Accuracy, balanced accuracy, per-class recall and confusion of a .tflite model.
 
@@ -105,6 +113,7 @@ def evaluate_model(
             the model.
         include_seen: keep examples of groups used for training/validation (default: drop).
         runtime: "tflite" (ai_edge_litert) or "tflm" (the tflite-micro kernels).
+        dataset: an already loaded raw Dataset of the folder (skips reading ``data_dir``).
     """
     from tinyml_utils import apps
     from tinyml_utils.analyze.interpreters import load_model_bytes
@@ -126,14 +135,8 @@ def evaluate_model(
             f"{app} files in their original layout (see `tinyml data describe "
             f"{apps.DATASET_OF[app]}`)."
         )
-    options: dict[str, Any] = {}
-    if app == "motionsense":
-        options["classes"] = recipe["classes"]
-    elif app == "keyword_spotting":
-        options["wake_word"] = recipe["wake_word"]
-    elif app == "music_genre":
-        options["kind"] = recipe["kind"]
-    ds = apps.load_dataset(app, "local", data_path, **options)
+    options = dataset_options(recipe)
+    ds = dataset if dataset is not None else apps.load_dataset(app, "local", data_path, **options)
     if list(ds.class_names) != list(recipe["class_names"]):
         raise DataError(
             f"the folder's classes {ds.class_names} differ from the model's "

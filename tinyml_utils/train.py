@@ -126,12 +126,13 @@ def train(
                 monitor=monitor, patience=patience, restore_best_weights=True
             )
         )
+    validation = None
+    if has_val:
+        validation = (np.asarray(data.x_val, np.float32), np.asarray(data.y_val))
     return model.fit(
         np.asarray(data.x_train, np.float32),
         np.asarray(data.y_train),
-        validation_data=(np.asarray(data.x_val, np.float32), np.asarray(data.y_val))
-        if has_val
-        else None,
+        validation_data=validation,
         epochs=epochs,
         batch_size=batch_size,
         class_weight=class_weight,
