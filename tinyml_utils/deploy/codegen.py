@@ -363,6 +363,8 @@ EXPAND_LIMIT_BYTES = 8192
 
 #: Requantization variants of the DSP kernels (TML_RQ_* in tinyml_kernels_dsp.h).
 RQ_FAST, RQ_GEMMLOWP, RQ_DOUBLE64, RQ_DOUBLE = 0, 1, 2, 3
+#: How the Cortex-M4 micro-kernel loads inputs (TML_LD_* in tinyml_kernels_dsp.h).
+LD_C, LD_LDRD, LD_LDR = 0, 1, 2
 
 
 def _bias_data(info, op, n: int) -> np.ndarray:
@@ -389,22 +391,27 @@ def folded_bias(bias: np.ndarray, weights: np.ndarray, in_zero_point: int) -> np
     return (folded + (1 << 31)) % (1 << 32) - (1 << 31)
 
 
-def gemmlowp_chans(folded, mults, shifts) -> tuple[int, list[tuple[int, ...]]]:
+def gemmlowp_chans(
+    folded, mults, shifts, out_zero_point: int = 0
+) -> tuple[int, list[tuple[int, ...]], bool]:
     """tml_chan rows for TFLite's MultiplyByQuantizedMultiplier requantization.
 
     When every channel shifts right (shift <= -1) the two roundings become one
     (``TML_RQ_FAST``, see tinyml_kernels_dsp.h): nudge = 2^30 + 2^(30 + r) as a 64-bit
-    (low, high) pair and a final shift of r - 1, r = -shift.
+    (low, high) pair and a final shift of r - 1, r = -shift. If also r <= 22 the output zero
+    point is folded into the nudge (``+ zp * 2^(31 + r)``: the final shift then adds it, and
+    nothing overflows 64 bits) and the third value returned is True.
     """
     if all(int(s) <= -1 for s in shifts):
+        fold = all(-int(s) <= 22 for s in shifts)
         rows = []
         for b, m, s in zip(folded, mults, shifts, strict=True):
             r = -int(s)
-            nudge = (1 << 30) + (1 << (30 + r))
+            nudge = (1 << 30) + (1 << (30 + r)) + (out_zero_point << (31 + r) if fold else 0)
             rows.append((int(b), int(m), nudge & 0xFFFFFFFF, nudge >> 32, r - 1))
-        return RQ_FAST, rows
+        return RQ_FAST, rows, fold
     rows = [(int(b), int(m), 0, 0, int(s)) for b, m, s in zip(folded, mults, shifts, strict=True)]
-    return RQ_GEMMLOWP, rows
+    return RQ_GEMMLOWP, rows, False
 
 
 def double_chans(folded, hi, lo, ex) -> tuple[int, list[tuple[int, ...]]]:
@@ -432,6 +439,13 @@ def double_chans(folded, hi, lo, ex) -> tuple[int, list[tuple[int, ...]]]:
         for b, h, low, e in zip(folded, hi, lo, ex, strict=True)
     ]
     return RQ_DOUBLE, rows
+
+
+def permute_groups(weights: np.ndarray) -> np.ndarray:
+    """Store every group of 4 values (last axis) as w0 w2 w1 w3: SXTB16 of such a word gives
+    the int16 pair (w0, w1) and SXTB16 ROR #8 gives (w2, w3), the natural pairs of inputs."""
+    w = np.asarray(weights, np.int8)
+    return w.reshape(*w.shape[:-1], -1, 4)[..., [0, 2, 1, 3]].reshape(w.shape)
 
 
 def row4_interleave(weights: np.ndarray) -> np.ndarray:
@@ -516,9 +530,8 @@ class _Lowering:
         mults, shifts = _per_channel(info, op, w, oc)
         bias = op.inputs[2] if len(op.inputs) > 2 else -1
         act = o["fused_activation_function"]
-        # both builds read these weights (the DSP kernel as words of 4 values)
-        warr = self.em.array("int8_t", f"{tag}_weights", weights, align=True)
         with self.em.only("portable"):
+            warr = self.em.array("int8_t", f"{tag}_weights", weights, align=True)
             q = _quant_body(self.em, tag, info, op, bias, mults, shifts, act)
             body = (
                 f"  {in_h}, {in_w}, {in_c}, {out_h}, {out_w}, {out_c},\n"
@@ -531,27 +544,49 @@ class _Lowering:
         out_scale, out_zp = _quant(tout)
         lo, hi = activation_range(act, out_scale, out_zp)
         folded = folded_bias(_bias_data(info, op, oc), w_rows, in_zp)
-        kind, rows = gemmlowp_chans(folded, mults, shifts)
+        kind, rows, zp_folded = gemmlowp_chans(folded, mults, shifts, out_zp)
         pad_rows = (out_h - 1) * sh + (k_h - 1) * dh + 1
         pad_cols = (out_w - 1) * sw + (k_w - 1) * dw + 1
-        widened = pad_rows * pad_cols * ic
-        expand = ic % 4 == 0 and dw == 1 and 2 * widened <= EXPAND_LIMIT_BYTES
+        # DSP input layout: the padded input widened once (rows of row_elems int16 values,
+        # even so that rows stay word-aligned), or 4 im2col columns (dilated / too large)
+        pos = sw * ic  # int16 values between the windows of neighbouring output pixels
+        row_elems = pad_cols * ic + (pad_cols * ic) % 2
+        # twin rows (a copy shifted by one value) make odd windows word-aligned for LDRD
+        twin = pos % 2 == 1 and 2 * (row_elems - 1 + 3 * pos) <= 1020
+        widened = pad_rows * row_elems * (2 if twin else 1) + row_len4
+        expand = dw == 1 and 2 * widened <= EXPAND_LIMIT_BYTES
+        twin = twin and expand
         with self.em.only("dsp"):
+            wd = self.em.array("int8_t", f"{tag}_wd", permute_groups(weights), align=True)
             ch = self.em.chans(f"{tag}_ch", rows)
         self.scratch_int16 = max(self.scratch_int16, widened if expand else 4 * k_len4)
+        # how the Cortex-M4 micro-kernel loads the 4 pixels' inputs: LDRD needs word-aligned
+        # windows and byte offsets <= 1020, LDR byte offsets <= 4095
+        if expand:
+            last = (row_elems - 1 if twin else 0) + 3 * pos
+            aligned = pos % 2 == 0 or twin
+        else:
+            last, aligned = 3 * k_len4, True
+        if aligned and 2 * last <= 1020:
+            ld = LD_LDRD
+        elif 2 * last + 4 <= 4095:
+            ld = LD_LDR
+        else:
+            ld = LD_C
         geom = _braced(
             [in_h, in_w, ic, out_h, out_w, oc, k_h, k_w, sh, sw, dh, dw, ph, pw, row_len4]
-            + [int(expand), pad_rows, pad_cols, in_zp, out_zp, lo, hi, kind]
+            + [int(expand), pad_rows, pad_cols, row_elems, int(twin)]
+            + [in_zp, 0 if zp_folded else out_zp, lo, hi, kind, ld]
         )
         macs = out_h * out_w * oc * k_h * row_len
         self._layer(
             op,
             macs,
             f"{k_h}x{k_w}x{ic} -> {oc}, out {out_h}x{out_w}",
-            dsp="widened input" if expand else "im2col",
+            dsp=("widened input" + (" (twin rows)" if twin else "")) if expand else "im2col",
         )
         return _dsp_or_portable(
-            f"tml_conv_dsp((tml_conv_geom){geom}, {{in0}}, {{out}}, TML_SCRATCH, {warr}, {ch});",
+            f"tml_conv_dsp((tml_conv_geom){geom}, {{in0}}, {{out}}, TML_SCRATCH, {wd}, {ch});",
             f"tml_conv2d(&{p}, {{in0}}, {{out}});",
         )
 
@@ -617,10 +652,13 @@ class _Lowering:
                     )
                 )
                 kind, rows = double_chans(folded, hi, lo, ex)
+                zp_folded = False
             else:
                 m, s = _fc_per_tensor(info, op, w)
                 mults, shifts = [m] * units, [s] * units
-                kind, rows = gemmlowp_chans(folded, mults, shifts)
+                kind, rows, zp_folded = gemmlowp_chans(
+                    folded, mults, shifts, _quant(info.tensor(op.outputs[0]))[1]
+                )
             q = _quant_body(self.em, tag, info, op, bias, mults, shifts, act)
             body = f"  {batches}, {in_len}, {in_len4}, {units},\n  {warr},\n{q},\n  {exact}"
             p = self.em.struct("tml_fc_params", tag, body)
@@ -628,11 +666,12 @@ class _Lowering:
         act_lo, act_hi = activation_range(act, out_scale, out_zp)
         rows += [(0, 0, 0, 0, 0)] * (-units % 4)
         with self.em.only("dsp"):
-            wd = self.em.words(f"{tag}_wd", row4_interleave(weights))
+            wd = self.em.words(f"{tag}_wd", row4_interleave(permute_groups(weights)))
             ch = self.em.chans(f"{tag}_ch", rows)
         self.scratch_int16 = max(self.scratch_int16, in_len4)
         geom = _braced(
-            [batches, in_len, in_len4, units, _quant(tin)[1], out_zp, act_lo, act_hi, kind]
+            [batches, in_len, in_len4, units, _quant(tin)[1], 0 if zp_folded else out_zp]
+            + [act_lo, act_hi, kind]
         )
         self._layer(op, batches * units * in_len, f"{in_len} -> {units}")
         return _dsp_or_portable(

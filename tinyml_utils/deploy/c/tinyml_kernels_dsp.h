@@ -12,17 +12,18 @@
  *    inner loop multiplies raw int8 inputs. Padding is filled with zp_in (not 0): its terms
  *    x * w = zp_in * w cancel exactly against bias'. int32 wrap-around is the same on both
  *    sides, so the accumulator is identical to TFLite's.
- * 2. Two output channels x two output positions per pass (CMSIS-NN's
- *    arm_nn_mat_mult_kernel_s8_s16 pattern): 4 accumulators share every loaded input word and
- *    every sign-extended weight word. Per 4 input values: 3 LDRD (inputs of 2 positions,
- *    weights of 2 channels), 4 SXTB16 and 8 SMLAD = 15 instructions for 16 MACs.
- * 3. Weights pre-arranged offline in the order the loop reads them (words of 4 int8 values of
- *    channel c, then channel c+1, ...). SXTB16 and SXTB16 ROR #8 split a word w0 w1 w2 w3
- *    into the int16 pairs (w0, w2) and (w1, w3); the inputs are kept int16 in the same
- *    "reordered" pairs, so no instruction is spent re-ordering anything per MAC.
- * 4. No im2col copy when the layout allows it (in_c % 4 == 0, no horizontal dilation): the
- *    padded input is widened to int16 ONCE per layer and every filter window is read in place
- *    (for a 1-D convolution the window is one contiguous run). Otherwise two im2col columns.
+ * 2. One output channel x four output positions per pass: the weight word (4 int8 values)
+ *    is loaded and sign-extended once (LDR + SXTB16 + SXTB16 ROR #8) and used for 4
+ *    positions (2 loads + 2 SMLAD each): 19 instructions for 16 MACs at most, ~11 registers
+ *    (a 2 x 2 block needs 14 and makes the compiler spill). Overlapping windows of
+ *    neighbouring positions share their loads.
+ * 3. Weights pre-arranged offline in the order the loop reads them: in every group of four
+ *    the bytes are stored w0 w2 w1 w3, so SXTB16 gives the int16 pair (w0, w1) and SXTB16
+ *    ROR #8 gives (w2, w3), matching the inputs' natural int16 pairs (x0, x1), (x2, x3).
+ * 4. No im2col copy: the padded input is widened to int16 ONCE per layer (padding = zp_in)
+ *    and every filter window is read in place, one run per filter row, at any halfword
+ *    offset (the Cortex-M4 LDR handles unaligned addresses). Only horizontally dilated
+ *    convolutions, or inputs too large to widen, build im2col columns.
  * 5. Every shape is a compile-time constant: the generated code passes the geometry by value
  *    to these always-inline functions, so the compiler specialises each layer (loop bounds,
  *    strides, immediate offsets, the requantization variant) and unrolls the inner loop.
@@ -67,6 +68,15 @@ TML_AI uint32_t tml_sxtb16_ror8(uint32_t x) {
   __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
   return r;
 }
+/* four int8 x0 x1 x2 x3 -> the int16 pairs (x0, x1) and (x2, x3) */
+TML_AI void tml_widen4(uint32_t v, uint32_t *lo, uint32_t *hi) {
+  const uint32_t a = __sxtb16(v), b = tml_sxtb16_ror8(v); /* (x0, x2), (x1, x3) */
+  uint32_t l, h;
+  __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(l) : "r"(a), "r"(b));
+  __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(h) : "r"(b), "r"(a));
+  *lo = l;
+  *hi = h;
+}
 /* four signed bytes: max(a, b) per byte (SSUB8 sets the GE flags, SEL picks) */
 TML_AI uint32_t tml_max4(uint32_t a, uint32_t b) {
   uint32_t r;
@@ -90,6 +100,10 @@ TML_AI uint32_t tml_sxtb16(uint32_t x) {
 }
 TML_AI uint32_t tml_sxtb16_ror8(uint32_t x) { return tml_sxtb16((x >> 8) | (x << 24)); }
 TML_AI int32_t tml_ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
+TML_AI void tml_widen4(uint32_t v, uint32_t *lo, uint32_t *hi) {
+  *lo = tml_pack16((int8_t)(uint8_t)v, (int8_t)(uint8_t)(v >> 8));
+  *hi = tml_pack16((int8_t)(uint8_t)(v >> 16), (int8_t)(uint8_t)(v >> 24));
+}
 TML_AI uint32_t tml_max4(uint32_t a, uint32_t b) {
   uint32_t r = 0;
   int i;
@@ -193,66 +207,149 @@ TML_AI int8_t tml_out8(const int kind, const tml_chan *ch, int32_t acc, const in
   return (int8_t)(v > act_max ? act_max : v);
 }
 
-/* ---- int8 -> int16, "reordered": each group of 4 values x0 x1 x2 x3 becomes the words
- * (x0, x2) and (x1, x3), the pairs SXTB16 / SXTB16 ROR #8 make of a weight word. ---------- */
-TML_AI void tml_widen(const int8_t *src, uint32_t *dst, const int n4) {
+/* ---- int8 -> int16 ---------------------------------------------------------------------- */
+
+/* n int8 values -> n int16 at dst (any alignment of both; 4 values per LDR + STR + STR). */
+TML_AI void tml_widen(const int8_t *src, int16_t *dst, const int n) {
   int i;
-  TML_UNROLL
-  for (i = 0; i < n4; i += 4) {
-    const uint32_t v = tml_rd32(src + i);
-    dst[0] = tml_sxtb16(v);
-    dst[1] = tml_sxtb16_ror8(v);
-    dst += 2;
+  for (i = 0; i + 4 <= n; i += 4) {
+    uint32_t lo, hi;
+    tml_widen4(tml_rd32(src + i), &lo, &hi);
+    tml_wr32(dst + i, lo);
+    tml_wr32(dst + i + 2, hi);
   }
+  for (; i < n; ++i) dst[i] = src[i];
 }
 
-TML_AI void tml_fill(uint32_t *dst, const uint32_t v, const int words) {
+TML_AI void tml_fill16(int16_t *dst, const int16_t v, const int n) {
   int i;
-  for (i = 0; i < words; ++i) dst[i] = v;
-}
-
-/* element k of a reordered int16 buffer */
-TML_AI void tml_put16(uint32_t *buf, const int k, const int32_t v) {
-  const int16_t h = (int16_t)v;
-  memcpy((char *)buf + 2 * ((k & ~3) | ((k & 1) << 1) | ((k >> 1) & 1)), &h, 2);
+  for (i = 0; i < n; ++i) dst[i] = v;
 }
 
 /* ---- 1 output channel x 4 output positions ------------------------------------------------ */
 
-/* acc[p] = bias + sum_k w[k] * x_p[k] for 4 positions p over `rows` rows of `groups` groups of
- * 4 values. w: the channel's int8 weights, row after row (word-aligned); x_p = x + p *
- * pos_words: reordered int16 columns whose row r starts `row_words` words after row 0.
- * Per group: LDR + 2 SXTB16 (the weight word, shared by the 4 positions), then per position
- * 2 loads and 2 SMLAD: 15 to 19 instructions for 16 MACs, ~11 registers. When the windows of
- * neighbouring positions overlap (stride-1 1-D convolutions), the compiler loads each input
- * word once for the whole block. */
-TML_AI void tml_dot_1x4(const int8_t *w8, const uint32_t *x, const int pos_words, const int rows,
-                        const int groups, const int row_words, const int32_t bias,
-                        int32_t acc[4]) {
-  int32_t a0 = bias, a1 = bias, a2 = bias, a3 = bias;
-  int r, j;
-  for (r = 0; r < rows; ++r) {
-    const int8_t *wr = w8 + 4 * r * groups;
-    const uint32_t *p0 = x + r * row_words;
-    const uint32_t *p1 = p0 + pos_words, *p2 = p1 + pos_words, *p3 = p2 + pos_words;
+/* One filter row of the 1 x 4 block: acc[p] += sum_k w[k] * x_p[k], p < 4, over `groups`
+ * groups of 4 values; w: permuted int8 weights (word-aligned); x_0 = x and x_p = x + o_p
+ * int16 values (constants). Returns the weights pointer advanced past the row.
+ *
+ * Cortex-M4 path: a micro-kernel in assembly (the compiler, left alone, shares the loads of
+ * overlapping windows, keeps them alive and spills). Per group of 4 values, for 16 MACs:
+ *   LDR w (post-increment), SXTB16, SXTB16 ROR #8, then per position one LDRD (x_p word
+ *   aligned: even in_c) or two LDR, and two SMLAD: 15 (LDRD) or 19 (LDR) instructions.
+ * The assembler unrolls the loop (.rept): completely up to 8 groups, else 4 groups per
+ * iteration (+2 loop instructions). `ld` selects the loads (TML_LD_*, chosen by the
+ * generator from the alignment and the offsets' range); TML_LD_C is the portable C loop
+ * (the host emulation, and offsets beyond the instructions' immediate range). */
+#define TML_LD_C 0
+#define TML_LD_LDRD 1
+#define TML_LD_LDR 2
+
+#if defined(__ARM_FEATURE_DSP) && !defined(TML_DSP_EMULATE)
+#define TML_STEP_LDRD                      \
+  "ldr %[w], [%[pw]], #4\n\t"              \
+  "sxtb16 %[e], %[w]\n\t"                  \
+  "sxtb16 %[w], %[w], ror #8\n\t"          \
+  ".if %c[np] > 1\n\t"                     \
+  "ldrd %[t], %[u], [%[px], #%c[o1]]\n\t"  \
+  "smlad %[a1], %[e], %[t], %[a1]\n\t"     \
+  "smlad %[a1], %[w], %[u], %[a1]\n\t"     \
+  "ldrd %[t], %[u], [%[px], #%c[o2]]\n\t"  \
+  "smlad %[a2], %[e], %[t], %[a2]\n\t"     \
+  "smlad %[a2], %[w], %[u], %[a2]\n\t"     \
+  "ldrd %[t], %[u], [%[px], #%c[o3]]\n\t"  \
+  "smlad %[a3], %[e], %[t], %[a3]\n\t"     \
+  "smlad %[a3], %[w], %[u], %[a3]\n\t"     \
+  ".endif\n\t"                             \
+  "ldrd %[t], %[u], [%[px]], #8\n\t"       \
+  "smlad %[a0], %[e], %[t], %[a0]\n\t"     \
+  "smlad %[a0], %[w], %[u], %[a0]\n\t"
+#define TML_STEP_LDR                       \
+  "ldr %[w], [%[pw]], #4\n\t"              \
+  "sxtb16 %[e], %[w]\n\t"                  \
+  "sxtb16 %[w], %[w], ror #8\n\t"          \
+  ".if %c[np] > 1\n\t"                     \
+  "ldr %[t], [%[px], #%c[o1]]\n\t"         \
+  "ldr %[u], [%[px], #%c[o1] + 4]\n\t"     \
+  "smlad %[a1], %[e], %[t], %[a1]\n\t"     \
+  "smlad %[a1], %[w], %[u], %[a1]\n\t"     \
+  "ldr %[t], [%[px], #%c[o2]]\n\t"         \
+  "ldr %[u], [%[px], #%c[o2] + 4]\n\t"     \
+  "smlad %[a2], %[e], %[t], %[a2]\n\t"     \
+  "smlad %[a2], %[w], %[u], %[a2]\n\t"     \
+  "ldr %[t], [%[px], #%c[o3]]\n\t"         \
+  "ldr %[u], [%[px], #%c[o3] + 4]\n\t"     \
+  "smlad %[a3], %[e], %[t], %[a3]\n\t"     \
+  "smlad %[a3], %[w], %[u], %[a3]\n\t"     \
+  ".endif\n\t"                             \
+  "ldr %[u], [%[px], #4]\n\t"              \
+  "ldr %[t], [%[px]], #8\n\t"              \
+  "smlad %[a0], %[e], %[t], %[a0]\n\t"     \
+  "smlad %[a0], %[w], %[u], %[a0]\n\t"
+#define TML_DOT_ROW_ASM(STEP)                                                              \
+  __asm__ volatile(                                                                        \
+      ".if %c[g] <= 8\n\t"                                                                 \
+      ".rept %c[g]\n\t" STEP ".endr\n\t"                                                   \
+      ".else\n\t"                                                                          \
+      "mov %[n], #%c[g] / 4\n"                                                             \
+      "1:\n\t"                                                                             \
+      ".rept 4\n\t" STEP ".endr\n\t"                                                       \
+      "subs %[n], %[n], #1\n\t"                                                            \
+      "bne 1b\n\t"                                                                         \
+      ".rept %c[g] %% 4\n\t" STEP ".endr\n\t"                                               \
+      ".endif"                                                                             \
+      : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [pw] "+r"(wp),         \
+        [px] "+r"(xp), [w] "=&r"(w), [e] "=&r"(e), [t] "=&r"(t), [u] "=&r"(u), [n] "=&r"(n) \
+      : [g] "i"(groups), [np] "i"(np), [o1] "i"(2 * o1), [o2] "i"(2 * o2), [o3] "i"(2 * o3)   \
+      : "cc", "memory")
+#endif
+
+TML_AI const int8_t *tml_dot_row(const int ld, const int8_t *w8, const int16_t *x,
+                                 const int o1, const int o2, const int o3, const int groups,
+                                 const int np, int32_t acc[4]) {
+  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+#if defined(__ARM_FEATURE_DSP) && !defined(TML_DSP_EMULATE)
+  if (ld != TML_LD_C) {
+    const int8_t *wp = w8;
+    const int16_t *xp = x;
+    uint32_t w, e, t, u, n;
+    if (ld == TML_LD_LDRD) {
+      TML_DOT_ROW_ASM(TML_STEP_LDRD);
+    } else {
+      TML_DOT_ROW_ASM(TML_STEP_LDR);
+    }
+    (void)n;
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+    return wp;
+  }
+#endif
+  {
+    const int16_t *p1 = x + o1, *p2 = x + o2, *p3 = x + o3;
+    int j;
+    (void)ld;
     TML_UNROLL
     for (j = 0; j < groups; ++j) {
-      const uint32_t ww = tml_rd32(wr + 4 * j);
-      const uint32_t e = tml_sxtb16(ww), o = tml_sxtb16_ror8(ww);
-      a0 = tml_smlad(e, p0[2 * j], a0);
-      a0 = tml_smlad(o, p0[2 * j + 1], a0);
-      a1 = tml_smlad(e, p1[2 * j], a1);
-      a1 = tml_smlad(o, p1[2 * j + 1], a1);
-      a2 = tml_smlad(e, p2[2 * j], a2);
-      a2 = tml_smlad(o, p2[2 * j + 1], a2);
-      a3 = tml_smlad(e, p3[2 * j], a3);
-      a3 = tml_smlad(o, p3[2 * j + 1], a3);
+      const uint32_t ww = tml_rd32(w8 + 4 * j);
+      const uint32_t e = tml_sxtb16(ww), o = tml_sxtb16_ror8(ww); /* (w0, w1), (w2, w3) */
+      a0 = tml_smlad(e, tml_rd32(x + 4 * j), a0);
+      a0 = tml_smlad(o, tml_rd32(x + 4 * j + 2), a0);
+      if (np > 1) {
+        a1 = tml_smlad(e, tml_rd32(p1 + 4 * j), a1);
+        a1 = tml_smlad(o, tml_rd32(p1 + 4 * j + 2), a1);
+        a2 = tml_smlad(e, tml_rd32(p2 + 4 * j), a2);
+        a2 = tml_smlad(o, tml_rd32(p2 + 4 * j + 2), a2);
+        a3 = tml_smlad(e, tml_rd32(p3 + 4 * j), a3);
+        a3 = tml_smlad(o, tml_rd32(p3 + 4 * j + 2), a3);
+      }
     }
   }
   acc[0] = a0;
   acc[1] = a1;
   acc[2] = a2;
   acc[3] = a3;
+  return w8 + 4 * groups;
 }
 
 /* ---- CONV_2D ----------------------------------------------------------------------------- */
@@ -260,77 +357,93 @@ TML_AI void tml_dot_1x4(const int8_t *w8, const uint32_t *x, const int pos_words
 typedef struct {
   int16_t in_h, in_w, in_c, out_h, out_w, out_c;
   int16_t k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_h, pad_w;
-  int16_t row_len4;            /* k_w * in_c rounded up to a multiple of 4 */
-  int16_t expand;              /* 1: padded input widened once (in_c % 4 == 0, dil_w == 1) */
-  int16_t pad_rows, pad_cols;  /* size of the padded input that the windows cover */
+  int16_t row_len4;   /* k_w * in_c rounded up to a multiple of 4 */
+  int16_t expand;     /* 1: padded input widened once (dil_w == 1), 0: im2col */
+  int16_t pad_rows, pad_cols; /* size of the padded input that the windows cover */
+  int16_t row_elems;  /* int16 values per widened row: pad_cols * in_c (+1 to stay even) */
+  int16_t twin;       /* 1: every widened row is followed by a copy shifted by one value */
   int16_t in_zp, out_zp, act_min, act_max, rq;
+  int16_t ld;         /* TML_LD_*: how the micro-kernel loads inputs */
 } tml_conv_geom;
 
-/* The whole padded input, widened to int16 (reordered groups), padding = zp_in. */
-TML_AI void tml_conv_widen_input(const tml_conv_geom g, const int8_t *in, uint32_t *buf,
-                                 const uint32_t zp2) {
+/* The padded input, widened to int16 (padding = zp_in). With `twin` (odd in_c * stride_w,
+ * so every other window starts at an odd int16 offset) each row A is followed by the row
+ * B[i] = A[i + 1]: the odd windows start at even offsets in B, so all four windows of a
+ * block are word-aligned for LDRD. Slack at the end: values past a window's last filter row
+ * are read times zero weights. */
+TML_AI void tml_conv_widen_input(const tml_conv_geom g, const int8_t *in, int16_t *buf) {
   const int C = g.in_c;
-  const int row_words = g.pad_cols * C / 2;
+  const int row = g.pad_cols * C;
+  const int step = g.twin ? 2 * g.row_elems : g.row_elems;
   const int x_lo = g.pad_w > 0 ? g.pad_w : 0;
   const int x_hi = g.pad_w + g.in_w < g.pad_cols ? g.pad_w + g.in_w : g.pad_cols;
   int py;
   for (py = 0; py < g.pad_rows; ++py) {
     const int iy = py - g.pad_h;
-    uint32_t *dst = buf + py * row_words;
+    int16_t *dst = buf + py * step;
     if (iy < 0 || iy >= g.in_h) {
-      tml_fill(dst, zp2, row_words);
-      continue;
+      tml_fill16(dst, g.in_zp, row);
+    } else {
+      tml_fill16(dst, g.in_zp, x_lo * C);
+      tml_widen(in + (iy * g.in_w + (x_lo - g.pad_w)) * C, dst + x_lo * C, (x_hi - x_lo) * C);
+      tml_fill16(dst + x_hi * C, g.in_zp, (g.pad_cols - x_hi) * C);
     }
-    tml_fill(dst, zp2, x_lo * C / 2);
-    tml_widen(in + (iy * g.in_w + (x_lo - g.pad_w)) * C, dst + x_lo * C / 2, (x_hi - x_lo) * C);
-    tml_fill(dst + x_hi * C / 2, zp2, (g.pad_cols - x_hi) * C / 2);
+    tml_fill16(dst + row, g.in_zp, g.row_elems - row);
+    if (g.twin) {
+      memcpy(dst + g.row_elems, dst + 1, (size_t)(g.row_elems - 1) * 2);
+      dst[2 * g.row_elems - 1] = g.in_zp;
+    }
   }
+  tml_fill16(buf + g.pad_rows * step, 0, g.row_len4);
 }
 
-/* One im2col column (k_h rows of row_len4 reordered int16) for output pixel (oy, ox). */
+/* One im2col column (k_h rows of row_len4 int16) for output pixel (oy, ox). */
 TML_AI void tml_im2col(const tml_conv_geom g, const int8_t *in, const int oy, const int ox,
-                       uint32_t *col, const uint32_t zp2) {
+                       int16_t *col) {
   const int C = g.in_c;
   const int x0 = ox * g.stride_w - g.pad_w;
-  const int32_t in_size = (int32_t)g.in_h * g.in_w * C;
   int fy, fx, c, k;
   for (fy = 0; fy < g.k_h; ++fy) {
     const int iy = oy * g.stride_h - g.pad_h + fy * g.dil_h;
-    uint32_t *dst = col + fy * (g.row_len4 / 2);
-    const int32_t start = ((int32_t)iy * g.in_w + x0) * C;
+    int16_t *dst = col + fy * g.row_len4;
     if (iy < 0 || iy >= g.in_h) {
-      tml_fill(dst, zp2, g.row_len4 / 2);
-    } else if (g.dil_w == 1 && x0 >= 0 && x0 + g.k_w <= g.in_w &&
-               start + g.row_len4 <= in_size) {
-      /* contiguous run; values past row_len meet zero weights */
-      tml_widen(in + start, dst, g.row_len4);
+      tml_fill16(dst, g.in_zp, g.row_len4);
+    } else if (g.dil_w == 1 && x0 >= 0 && x0 + g.k_w <= g.in_w) {
+      tml_widen(in + ((int32_t)iy * g.in_w + x0) * C, dst, g.k_w * C);
+      tml_fill16(dst + g.k_w * C, 0, g.row_len4 - g.k_w * C);
     } else {
       for (fx = 0, k = 0; fx < g.k_w; ++fx) {
         const int ix = x0 + fx * g.dil_w;
         const int inside = ix >= 0 && ix < g.in_w;
         const int8_t *src = in + ((int32_t)iy * g.in_w + ix) * C;
-        for (c = 0; c < C; ++c, ++k) tml_put16(dst, k, inside ? src[c] : g.in_zp);
+        for (c = 0; c < C; ++c, ++k) dst[k] = inside ? src[c] : g.in_zp;
       }
-      for (; k < g.row_len4; ++k) tml_put16(dst, k, g.in_zp);
+      tml_fill16(dst + k, 0, g.row_len4 - k);
     }
   }
 }
 
-/* Every output channel of n (1..4) consecutive output pixels whose columns start at x,
- * x + pos_words, ... ; out: the first pixel's outputs. */
+/* Every output channel of n (1..4) consecutive output pixels whose inputs start at x,
+ * x + o1, x + o2, x + o3 (np = 1: one pixel); out: the first pixel's outputs. */
 TML_AI void tml_conv_block(const tml_conv_geom g, const int8_t *weights, const tml_chan *ch,
-                           const uint32_t *x, const int pos_words, const int row_words,
-                           int8_t *out, const int n) {
+                           const int16_t *x, const int o1, const int o2, const int o3,
+                           const int row_stride, int8_t *out, const int n, const int np) {
   const int groups = g.row_len4 / 4;
   const int C = g.out_c;
-  int c;
+  const int8_t *w = weights;
+  int c, r;
   for (c = 0; c < C; ++c) {
-    const tml_chan k = ch[c]; /* in registers: the int8 stores below may alias anything */
-    const uint32_t *xp = x;
+    const tml_chan *kp = ch + c;
     int32_t acc[4];
-    TML_OPAQUE(xp);
-    tml_dot_1x4(weights + c * g.k_h * g.row_len4, xp, pos_words, g.k_h, groups, row_words,
-                k.bias, acc);
+    tml_chan k;
+    acc[0] = acc[1] = acc[2] = acc[3] = kp->bias;
+    TML_UNROLL
+    for (r = 0; r < g.k_h; ++r) {
+      w = tml_dot_row(g.ld, w, x + r * row_stride, o1, o2, o3, groups, np, acc);
+    }
+    /* the constants are kept in registers: the int8 stores below may alias anything */
+    TML_OPAQUE(kp);
+    k = *kp;
     out[c] = tml_out8(g.rq, &k, acc[0], g.out_zp, g.act_min, g.act_max);
     if (n > 1) out[C + c] = tml_out8(g.rq, &k, acc[1], g.out_zp, g.act_min, g.act_max);
     if (n > 2) out[2 * C + c] = tml_out8(g.rq, &k, acc[2], g.out_zp, g.act_min, g.act_max);
@@ -338,49 +451,52 @@ TML_AI void tml_conv_block(const tml_conv_geom g, const int8_t *weights, const t
   }
 }
 
-/* CONV_2D, NHWC, batch 1. `weights`: int8 [out_c][k_h][row_len4] (each filter row
- * zero-padded, word-aligned: the portable kernel's array); `ch`: one tml_chan per output
- * channel; `scratch`: the widened padded input (expand) or four im2col columns. */
+/* CONV_2D, NHWC, batch 1. `weights`: int8 [out_c][k_h][row_len4], each filter row
+ * zero-padded, each group of 4 stored w0 w2 w1 w3, word-aligned; `ch`: one tml_chan per
+ * output channel; `scratch`: the widened padded input (expand) or four im2col columns. */
 TML_AI void tml_conv_dsp(const tml_conv_geom g, const int8_t *in, int8_t *out,
                          uint32_t *scratch, const int8_t *weights, const tml_chan *ch) {
-  const uint32_t zp2 = (uint32_t)(uint16_t)g.in_zp * 0x00010001u;
+  int16_t *buf = (int16_t *)(void *)scratch;
   if (g.expand) {
-    /* blocks of 4 pixels along each output row: window p + 1 = window p + stride_w * in_c */
-    const int pos_words = g.stride_w * g.in_c / 2;
-    const int row_words = g.dil_h * g.pad_cols * g.in_c / 2;
+    /* blocks of 4 pixels along each output row; window p + 1 = window p + stride_w * in_c
+     * (twin: odd pixels read the shifted copy, one row further, one value earlier) */
+    const int pos = g.stride_w * g.in_c;
+    const int step = g.twin ? 2 * g.row_elems : g.row_elems;
+    const int shift = g.twin ? g.row_elems - 1 : 0;
+    const int row_stride = g.dil_h * step;
     int oy, ox;
-    tml_conv_widen_input(g, in, scratch, zp2);
+    tml_conv_widen_input(g, in, buf);
     for (oy = 0; oy < g.out_h; ++oy) {
-      const uint32_t *row = scratch + oy * g.stride_h * g.pad_cols * g.in_c / 2;
+      const int16_t *row = buf + oy * g.stride_h * step;
       int8_t *dst = out + oy * g.out_w * g.out_c;
       for (ox = 0; ox + 4 <= g.out_w; ox += 4) {
-        tml_conv_block(g, weights, ch, row + ox * pos_words, pos_words, row_words,
-                       dst + ox * g.out_c, 4);
+        tml_conv_block(g, weights, ch, row + ox * pos, shift + pos, 2 * pos, shift + 3 * pos,
+                       row_stride, dst + ox * g.out_c, 4, 4);
       }
-      for (; ox < g.out_w; ++ox) { /* row tail: one pixel at a time, in bounds */
-        tml_conv_block(g, weights, ch, row + ox * pos_words, 0, row_words, dst + ox * g.out_c,
-                       1);
+      for (; ox < g.out_w; ++ox) { /* row tail: one pixel at a time */
+        tml_conv_block(g, weights, ch, row + ox * pos + ((ox & 1) ? shift : 0), 0, 0, 0,
+                       row_stride, dst + ox * g.out_c, 1, 1);
       }
     }
   } else {
-    const int col_words = g.k_h * g.row_len4 / 2;
+    const int col = g.k_h * g.row_len4;
     const int n_pos = g.out_h * g.out_w;
     int p, i, oy = 0, ox = 0;
     for (p = 0; p < n_pos; p += 4) {
       const int n = n_pos - p < 4 ? n_pos - p : 4;
       for (i = 0; i < n; ++i) {
-        tml_im2col(g, in, oy, ox, scratch + i * col_words, zp2);
+        tml_im2col(g, in, oy, ox, buf + i * col);
         if (++ox == g.out_w) {
           ox = 0;
           ++oy;
         }
       }
       if (n == 4) {
-        tml_conv_block(g, weights, ch, scratch, col_words, g.row_len4 / 2, out + p * g.out_c,
-                       4);
+        tml_conv_block(g, weights, ch, buf, col, 2 * col, 3 * col, g.row_len4,
+                       out + p * g.out_c, 4, 4);
       } else { /* columns past n hold stale (finite) values; their outputs are not stored */
-        tml_conv_block(g, weights, ch, scratch, col_words, g.row_len4 / 2, out + p * g.out_c,
-                       n);
+        tml_conv_block(g, weights, ch, buf, col, 2 * col, 3 * col, g.row_len4,
+                       out + p * g.out_c, n, 4);
       }
     }
   }
@@ -394,18 +510,18 @@ typedef struct {
 } tml_fc_geom;
 
 /* `weights`: words interleaving blocks of 4 rows (word (b, j, r) = values 4j..4j+3 of row
- * 4b+r, rows padded to a multiple of 4 with zeros); `ch`: one tml_chan per row (padded). */
+ * 4b+r stored w0 w2 w1 w3, rows padded to a multiple of 4 with zeros); `ch`: one tml_chan
+ * per row (padded to a multiple of 4). */
 TML_AI void tml_fc_dsp(const tml_fc_geom g, const int8_t *in, int8_t *out, uint32_t *scratch,
                        const uint32_t *weights, const tml_chan *ch) {
   const int groups = g.in_len4 / 4;
-  const int n4 = g.in_len & ~3;
-  int b, r, j, k;
+  int b, r, j;
   for (b = 0; b < g.batches; ++b) {
     const int8_t *x = in + b * g.in_len;
     int8_t *y = out + b * g.out_len;
     const uint32_t *w = weights;
-    tml_widen(x, scratch, n4);
-    for (k = n4; k < g.in_len4; ++k) tml_put16(scratch, k, k < g.in_len ? x[k] : 0);
+    tml_widen(x, (int16_t *)(void *)scratch, g.in_len);
+    tml_fill16((int16_t *)(void *)scratch + g.in_len, 0, g.in_len4 - g.in_len);
     for (r = 0; r < g.out_len; r += 4, w += 4 * groups) {
       int32_t a0 = ch[r].bias, a1 = ch[r + 1].bias, a2 = ch[r + 2].bias, a3 = ch[r + 3].bias;
       const uint32_t *wp = w;
