@@ -186,9 +186,13 @@ def test_codegen_memory_plan_and_layers(tmp_path, cover_models):
     )
     assert 0 < gen.arena_bytes < inner
     assert gen.macs == sum(layer["macs"] for layer in gen.layers) > 0
-    assert {"tinyml_kernels.c", "tinyml_kernels.h", "cover2d_model.c", "cover2d_model.h"} == {
-        f.name for f in gen.files
-    }
+    assert {
+        "tinyml_kernels.c",
+        "tinyml_kernels.h",
+        "tinyml_kernels_dsp.h",
+        "cover2d_model.c",
+        "cover2d_model.h",
+    } == {f.name for f in gen.files}
 
 
 def test_arduino_sketch_ops_and_arena_allocate(tmp_path, cover_models):

@@ -365,6 +365,13 @@ EXPAND_LIMIT_BYTES = 8192
 RQ_FAST, RQ_GEMMLOWP, RQ_DOUBLE64, RQ_DOUBLE = 0, 1, 2, 3
 #: How the Cortex-M4 micro-kernel loads inputs (TML_LD_* in tinyml_kernels_dsp.h).
 LD_C, LD_LDRD, LD_LDR = 0, 1, 2
+RQ_NAMES = {
+    RQ_FAST: "1-step requant",
+    RQ_GEMMLOWP: "2-step requant",
+    RQ_DOUBLE64: "64-bit double requant",
+    RQ_DOUBLE: "exact double requant",
+}
+LD_NAMES = {LD_C: "C loop", LD_LDRD: "asm LDRD", LD_LDR: "asm LDR"}
 
 
 def _bias_data(info, op, n: int) -> np.ndarray:
@@ -583,7 +590,13 @@ class _Lowering:
             op,
             macs,
             f"{k_h}x{k_w}x{ic} -> {oc}, out {out_h}x{out_w}",
-            dsp=("widened input" + (" (twin rows)" if twin else "")) if expand else "im2col",
+            dsp=", ".join(
+                [
+                    ("widened input" + (" (twin rows)" if twin else "")) if expand else "im2col",
+                    LD_NAMES[ld],
+                    RQ_NAMES[kind],
+                ]
+            ),
         )
         return _dsp_or_portable(
             f"tml_conv_dsp((tml_conv_geom){geom}, {{in0}}, {{out}}, TML_SCRATCH, {wd}, {ch});",
@@ -673,7 +686,12 @@ class _Lowering:
             [batches, in_len, in_len4, units, _quant(tin)[1], 0 if zp_folded else out_zp]
             + [act_lo, act_hi, kind]
         )
-        self._layer(op, batches * units * in_len, f"{in_len} -> {units}")
+        self._layer(
+            op,
+            batches * units * in_len,
+            f"{in_len} -> {units}" + (f" x {batches}" if batches > 1 else ""),
+            dsp=RQ_NAMES[kind],
+        )
         return _dsp_or_portable(
             f"tml_fc_dsp((tml_fc_geom){geom}, {{in0}}, {{out}}, TML_SCRATCH, {wd}, {ch});",
             f"tml_fully_connected(&{p}, {{in0}}, {{out}});",
@@ -699,6 +717,7 @@ class _Lowering:
         )
         self._layer(op, 0, f"{fh}x{fw}/{sh}, out {out_h}x{out_w}x{c}")
         if fn == "tml_max_pool2d" and c % 4 == 0 and (lo, hi) == (-128, 127):
+            self.layers[-1]["dsp"] = "4 channels per SSUB8 + SEL"
             # DSP build: 4 channels per SSUB8 + SEL, geometry as compile-time constants
             with self.em.only("portable"):
                 p = self.em.struct("tml_pool_params", tag, body)

@@ -186,12 +186,30 @@ TML_AI int32_t tml_rq(const int kind, const tml_chan *ch, int32_t acc) {
 #endif
   }
   if (kind == TML_RQ_DOUBLE64) {
+#if defined(__ARM_FEATURE_DSP) && !defined(TML_DSP_EMULATE)
+    /* |acc| * s64 + 2^63: UMULL (low product), UMAAL (high product + carry + 2^31) */
+    uint32_t sgn, mag, lo, hi, top;
+    __asm__("asr %[sgn], %[acc], #31\n\t"
+            "eor %[mag], %[acc], %[sgn]\n\t"
+            "sub %[mag], %[mag], %[sgn]\n\t"
+            "umull %[lo], %[hi], %[mag], %[b]\n\t"
+            "mov %[top], #0x80000000\n\t"
+            "umaal %[hi], %[top], %[mag], %[c]\n\t"
+            "eor %[top], %[top], %[sgn]\n\t"
+            "sub %[top], %[top], %[sgn]"
+            : [sgn] "=&r"(sgn), [mag] "=&r"(mag), [lo] "=&r"(lo), [hi] "=&r"(hi),
+              [top] "=&r"(top)
+            : [acc] "r"(acc), [b] "r"(ch->b), [c] "r"(ch->c));
+    (void)lo;
+    return (int32_t)top;
+#else
     const uint32_t neg = (uint32_t)(acc >> 31); /* 0 or all ones */
     const uint32_t mag = ((uint32_t)acc ^ neg) - neg;
     const uint64_t p0 = (uint64_t)mag * (uint32_t)ch->b;
     const uint64_t p1 = (uint64_t)mag * (uint32_t)ch->c + (p0 >> 32) + 0x80000000u;
     const uint32_t r = (uint32_t)(p1 >> 32);
     return (int32_t)((r ^ neg) - neg);
+#endif
   }
   if (kind == TML_RQ_DOUBLE) {
     return tml_mul_round_exact(acc, (uint32_t)ch->a, (uint32_t)ch->b, ch->c);
@@ -509,45 +527,116 @@ typedef struct {
   int16_t in_zp, out_zp, act_min, act_max, rq;
 } tml_fc_geom;
 
+/* 4 rows: acc[r] += sum_k w_r[k] * x[k] over `groups` groups of 4 values. w: words
+ * interleaving the 4 rows (row 0's word of group j, row 1's, row 2's, row 3's), each stored
+ * w0 w2 w1 w3; x: int16 (word-aligned). Cortex-M4: per group LDRD x, 2 LDRD w, 8 SXTB16,
+ * 8 SMLAD = 19 instructions for 16 MACs (every weight is used once: its sign extension
+ * cannot be shared). Returns w advanced past the block. */
+#if defined(__ARM_FEATURE_DSP) && !defined(TML_DSP_EMULATE)
+#define TML_FC_STEP                    \
+  "ldrd %[x0], %[x1], [%[px]], #8\n\t" \
+  "ldrd %[w0], %[w1], [%[pw]], #8\n\t" \
+  "sxtb16 %[e], %[w0]\n\t"             \
+  "sxtb16 %[w0], %[w0], ror #8\n\t"    \
+  "smlad %[a0], %[e], %[x0], %[a0]\n\t" \
+  "smlad %[a0], %[w0], %[x1], %[a0]\n\t" \
+  "sxtb16 %[e], %[w1]\n\t"             \
+  "sxtb16 %[w1], %[w1], ror #8\n\t"    \
+  "smlad %[a1], %[e], %[x0], %[a1]\n\t" \
+  "smlad %[a1], %[w1], %[x1], %[a1]\n\t" \
+  "ldrd %[w0], %[w1], [%[pw]], #8\n\t" \
+  "sxtb16 %[e], %[w0]\n\t"             \
+  "sxtb16 %[w0], %[w0], ror #8\n\t"    \
+  "smlad %[a2], %[e], %[x0], %[a2]\n\t" \
+  "smlad %[a2], %[w0], %[x1], %[a2]\n\t" \
+  "sxtb16 %[e], %[w1]\n\t"             \
+  "sxtb16 %[w1], %[w1], ror #8\n\t"    \
+  "smlad %[a3], %[e], %[x0], %[a3]\n\t" \
+  "smlad %[a3], %[w1], %[x1], %[a3]\n\t"
+#endif
+
+TML_AI const uint32_t *tml_fc_rows4(const uint32_t *w, const int16_t *x, const int groups,
+                                   int32_t acc[4]) {
+  int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+#if defined(__ARM_FEATURE_DSP) && !defined(TML_DSP_EMULATE)
+  {
+    const uint32_t *pw = w;
+    const int16_t *px = x;
+    uint32_t x0, x1, w0, w1, e, n;
+    __asm__ volatile(
+        ".if %c[g] <= 8\n\t"
+        ".rept %c[g]\n\t" TML_FC_STEP ".endr\n\t"
+        ".else\n\t"
+        "mov %[n], #%c[g] / 4\n"
+        "1:\n\t"
+        ".rept 4\n\t" TML_FC_STEP ".endr\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b\n\t"
+        ".rept %c[g] %% 4\n\t" TML_FC_STEP ".endr\n\t"
+        ".endif"
+        : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [pw] "+r"(pw),
+          [px] "+r"(px), [x0] "=&r"(x0), [x1] "=&r"(x1), [w0] "=&r"(w0), [w1] "=&r"(w1),
+          [e] "=&r"(e), [n] "=&r"(n)
+        : [g] "i"(groups)
+        : "cc", "memory");
+    (void)n;
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+    return pw;
+  }
+#else
+  {
+    int j;
+    for (j = 0; j < groups; ++j) {
+      const uint32_t x0 = tml_rd32(x + 4 * j), x1 = tml_rd32(x + 4 * j + 2);
+      const uint32_t *wj = w + 4 * j;
+      a0 = tml_smlad(tml_sxtb16_ror8(wj[0]), x1, tml_smlad(tml_sxtb16(wj[0]), x0, a0));
+      a1 = tml_smlad(tml_sxtb16_ror8(wj[1]), x1, tml_smlad(tml_sxtb16(wj[1]), x0, a1));
+      a2 = tml_smlad(tml_sxtb16_ror8(wj[2]), x1, tml_smlad(tml_sxtb16(wj[2]), x0, a2));
+      a3 = tml_smlad(tml_sxtb16_ror8(wj[3]), x1, tml_smlad(tml_sxtb16(wj[3]), x0, a3));
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+    return w + 4 * groups;
+  }
+#endif
+}
+
 /* `weights`: words interleaving blocks of 4 rows (word (b, j, r) = values 4j..4j+3 of row
  * 4b+r stored w0 w2 w1 w3, rows padded to a multiple of 4 with zeros); `ch`: one tml_chan
  * per row (padded to a multiple of 4). */
 TML_AI void tml_fc_dsp(const tml_fc_geom g, const int8_t *in, int8_t *out, uint32_t *scratch,
                        const uint32_t *weights, const tml_chan *ch) {
-  const int groups = g.in_len4 / 4;
-  int b, r, j;
+  int16_t *x16 = (int16_t *)(void *)scratch;
+  int b, r;
   for (b = 0; b < g.batches; ++b) {
     const int8_t *x = in + b * g.in_len;
     int8_t *y = out + b * g.out_len;
     const uint32_t *w = weights;
-    tml_widen(x, (int16_t *)(void *)scratch, g.in_len);
-    tml_fill16((int16_t *)(void *)scratch + g.in_len, 0, g.in_len4 - g.in_len);
-    for (r = 0; r < g.out_len; r += 4, w += 4 * groups) {
-      int32_t a0 = ch[r].bias, a1 = ch[r + 1].bias, a2 = ch[r + 2].bias, a3 = ch[r + 3].bias;
-      const uint32_t *wp = w;
-      const uint32_t *xp = scratch;
-      TML_OPAQUE(xp);
-      TML_UNROLL
-      for (j = 0; j < groups; ++j) {
-        const uint64_t x = tml_rd64(xp + 2 * j);
-        uint64_t ww = tml_rd64(wp + 4 * j);
-        a0 = tml_smlad(tml_sxtb16(TML_LO(ww)), TML_LO(x), a0);
-        a0 = tml_smlad(tml_sxtb16_ror8(TML_LO(ww)), TML_HI(x), a0);
-        a1 = tml_smlad(tml_sxtb16(TML_HI(ww)), TML_LO(x), a1);
-        a1 = tml_smlad(tml_sxtb16_ror8(TML_HI(ww)), TML_HI(x), a1);
-        ww = tml_rd64(wp + 4 * j + 2);
-        a2 = tml_smlad(tml_sxtb16(TML_LO(ww)), TML_LO(x), a2);
-        a2 = tml_smlad(tml_sxtb16_ror8(TML_LO(ww)), TML_HI(x), a2);
-        a3 = tml_smlad(tml_sxtb16(TML_HI(ww)), TML_LO(x), a3);
-        a3 = tml_smlad(tml_sxtb16_ror8(TML_HI(ww)), TML_HI(x), a3);
-      }
-      {
-        const tml_chan k0 = ch[r], k1 = ch[r + 1], k2 = ch[r + 2], k3 = ch[r + 3];
-        y[r] = tml_out8(g.rq, &k0, a0, g.out_zp, g.act_min, g.act_max);
-        if (r + 1 < g.out_len) y[r + 1] = tml_out8(g.rq, &k1, a1, g.out_zp, g.act_min, g.act_max);
-        if (r + 2 < g.out_len) y[r + 2] = tml_out8(g.rq, &k2, a2, g.out_zp, g.act_min, g.act_max);
-        if (r + 3 < g.out_len) y[r + 3] = tml_out8(g.rq, &k3, a3, g.out_zp, g.act_min, g.act_max);
-      }
+    tml_widen(x, x16, g.in_len);
+    tml_fill16(x16 + g.in_len, 0, g.in_len4 - g.in_len);
+    for (r = 0; r < g.out_len; r += 4) {
+      const tml_chan *kp = ch + r;
+      int32_t acc[4];
+      tml_chan k;
+      acc[0] = kp[0].bias;
+      acc[1] = kp[1].bias;
+      acc[2] = kp[2].bias;
+      acc[3] = kp[3].bias;
+      w = tml_fc_rows4(w, x16, g.in_len4 / 4, acc);
+      TML_OPAQUE(kp); /* constants loaded here, kept in registers across the int8 stores */
+      k = kp[0];
+      y[r] = tml_out8(g.rq, &k, acc[0], g.out_zp, g.act_min, g.act_max);
+      k = kp[1];
+      if (r + 1 < g.out_len) y[r + 1] = tml_out8(g.rq, &k, acc[1], g.out_zp, g.act_min, g.act_max);
+      k = kp[2];
+      if (r + 2 < g.out_len) y[r + 2] = tml_out8(g.rq, &k, acc[2], g.out_zp, g.act_min, g.act_max);
+      k = kp[3];
+      if (r + 3 < g.out_len) y[r + 3] = tml_out8(g.rq, &k, acc[3], g.out_zp, g.act_min, g.act_max);
     }
   }
 }
@@ -567,6 +656,21 @@ TML_AI void tml_max_pool_dsp(const tml_pool_params g, const int8_t *in, int8_t *
       const int fx0 = x0 < 0 ? -x0 : 0;
       const int fx1 = g.f_w < g.in_w - x0 ? g.f_w : g.in_w - x0;
       const int8_t *corner = in + ((y0 + fy0) * g.in_w + x0 + fx0) * C;
+      if (fy0 == 0 && fx0 == 0 && fy1 == g.f_h && fx1 == g.f_w) {
+        /* the whole window is inside: constant, unrolled loops */
+        for (c = 0; c < C; c += 4) {
+          uint32_t m = tml_rd32(corner + c);
+          TML_UNROLL
+          for (fy = 0; fy < g.f_h; ++fy) {
+            TML_UNROLL
+            for (fx = (fy == 0 ? 1 : 0); fx < g.f_w; ++fx) {
+              m = tml_max4(m, tml_rd32(corner + (fy * g.in_w + fx) * C + c));
+            }
+          }
+          tml_wr32(dst + c, m);
+        }
+        continue;
+      }
       for (c = 0; c < C; c += 4) {
         uint32_t m = tml_rd32(corner + c);
         for (fy = fy0; fy < fy1; ++fy) {
