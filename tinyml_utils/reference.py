@@ -230,6 +230,15 @@ def data_dir_for(ref: Reference, data_dir: str | Path | None) -> Path | None:
     return candidate
 
 
+def portable_source(source: str) -> str:
+    """``local:/abs/.../shared/data/x`` -> ``local:../shared/data/x`` (the same folder, named
+    the way the repository finds it), so committed files do not carry one machine's paths."""
+    marker = "/shared/data/"
+    if source.startswith("local:") and marker in source:
+        return "local:../shared/data/" + source.split(marker, 1)[1]
+    return source
+
+
 def _arena(model_bytes: bytes) -> dict[str, Any]:
     from tinyml_utils.train import tflm_support
 
@@ -323,7 +332,7 @@ def train_reference(
         "name": name,
         "app": ref.app,
         "task": ref.task,
-        "data_source": data.source if source == "local" else "synthetic",
+        "data_source": portable_source(data.source) if source == "local" else "synthetic",
         "data_note": ref.data_note,
         "accuracy_claim": ref.accuracy_claim,
         "split": data.split,
@@ -355,7 +364,8 @@ def train_reference(
             for w, n in zip(*np.unique(words[wrong], return_counts=True), strict=True)
         }
     (target / "spec.json").write_text(spec.to_json() + "\n")
-    (target / "preprocessing.json").write_text(json.dumps(data.preprocessing, indent=1) + "\n")
+    recipe = {**data.preprocessing, "source": portable_source(data.preprocessing["source"])}
+    (target / "preprocessing.json").write_text(json.dumps(recipe, indent=1) + "\n")
     (target / "metrics.json").write_text(json.dumps(metrics, indent=1, default=_json) + "\n")
     print(f"[{name}] Keras test: {keras_result.accuracy:.2%}; int8 file:", flush=True)
     print(int8_result, flush=True)
@@ -398,7 +408,7 @@ def compare_runtimes(tflm_raw: np.ndarray, tflite_raw: np.ndarray) -> dict[str, 
     TFLM and TFLite's reference kernels share the integer arithmetic of CONV_2D, pooling and
     SOFTMAX; ai_edge_litert's reference FULLY_CONNECTED requantizes in float
     (round(acc * scale)) while TFLM stays in integers, so a dense layer can differ by one
-    step on a few outputs (google-ai-edge/LiteRT issue #8567).
+    step on a few outputs (google-ai-edge/LiteRT issue #8567), and later layers amplify it.
     """
     a = np.asarray(tflm_raw).reshape(len(tflm_raw), -1).astype(np.int64)
     b = np.asarray(tflite_raw).reshape(len(tflite_raw), -1).astype(np.int64)
@@ -523,7 +533,13 @@ def results_markdown(all_metrics: list[dict[str, Any]]) -> str:
         "`model_int8.tflite` on the held-out groups (the split is named per row; no subject,",
         "speaker or track is on both sides), weights = bytes of the constant tensors in the",
         "file, arena = the smallest TFLM tensor arena that allocates AND invokes the model",
-        "(`analyze.tflm.measure_arena`). KB = 1,024 bytes.",
+        "(`analyze.tflm.measure_arena`). KB = 1,024 bytes. Where the real data comes from and",
+        "what it holds: `../shared/data/<app>/PROVENANCE.md`.",
+        "",
+        "Reproduce one entry: `tinyml train-reference --app NAME` (seeded; seconds to a minute",
+        "on one core). Re-check the committed files: `pytest tests/test_reference_models.py`.",
+        "Evaluate on another folder in the dataset's layout (e.g. the blind holdout):",
+        "`tinyml evaluate --data DIR models/NAME/model_int8.tflite`.",
         "",
         "| model | task | data | int8 accuracy | balanced acc. | int8 weights KB | "
         "int8 file KB | TFLM arena KB (int8) | float32 arena KB | dynamic-range on TFLM |",
@@ -598,8 +614,9 @@ def results_markdown(all_metrics: list[dict[str, Any]]) -> str:
                 if cmp["identical_outputs"]
                 else f"{cmp['examples_differing']} differ by at most {cmp['max_step_difference']} "
                 f"quantization step(s), {cmp['predictions_differing']} predicted class(es) "
-                "differ (LiteRT's reference FULLY_CONNECTED requantizes in float, TFLM in "
-                "integers: LiteRT issue #8567)."
+                "differ. Cause: LiteRT's reference FULLY_CONNECTED requantizes in float, TFLM "
+                "in integers (LiteRT issue #8567); a one-step difference there is amplified "
+                "by the layers after it. TFLM's own outputs are what a device computes."
             )
         )
         lines += [
