@@ -24,10 +24,34 @@ def test_template_layers_follow_spec(tiny):
     spec, model, _, _ = tiny
     names = [layer.name for layer in model.layers]
     assert names == [
-        "input", "conv1", "pool1_1", "conv2", "pool2_1", "flatten", "dense1", "dropout1", "output"
+        "input", "as_image", "conv1", "pool1_1", "conv2", "pool2_1", "flatten", "dense1",
+        "dropout1", "output",
     ]  # fmt: skip
-    # conv1: 3*3*4+4, conv2: 3*4*8+8, dense1: (25*8)*8+8, output: 8*2+2
+    # conv1: 3*1*3*4+4, conv2: 3*1*4*8+8, dense1: (25*8)*8+8, output: 8*2+2
     assert count_weights(model) == 40 + 104 + 1608 + 18
+
+
+def test_signals_use_conv2d_k1_and_convert_without_reshape_chains(tiny):
+    spec, model, x, variants = tiny
+    conv1d = build_cnn(CNNSpec(**{**spec.to_dict(), "one_d_layout": "conv1d"}))
+    assert [layer.__class__.__name__ for layer in model.layers][2] == "Conv2D"
+    assert model.get_layer("conv1").kernel.shape == (3, 1, 3, 4)
+    ops_2d = _ops(variants["int8"])
+    ops_1d = _ops(convert(conv1d, "int8", x))
+    assert ops_2d.count("RESHAPE") == 2 and "EXPAND_DIMS" not in ops_2d  # in, and flatten
+    assert "SHAPE" not in ops_2d and "PACK" not in ops_2d  # batch fixed to 1: folded
+    assert len(ops_2d) < len(ops_1d)
+
+
+def test_old_specs_without_layout_rebuild_as_conv1d():
+    data = CNNSpec(input_shape=(32, 3), num_classes=2).to_dict()
+    del data["one_d_layout"]
+    assert CNNSpec.from_dict(data).one_d_layout == "conv1d"
+
+
+def _ops(data: bytes) -> list[str]:
+    obj = load_model_object(data)
+    return [op_name(obj, op.opcodeIndex) for op in obj.subgraphs[0].operators]
 
 
 def test_pools_per_block_and_2d_input():

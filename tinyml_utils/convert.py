@@ -50,24 +50,44 @@ def representative_dataset(
     return generate
 
 
+def _converter(model, batch_size: int | None):
+    """A TFLiteConverter for ``model``; with ``batch_size`` the input batch is fixed.
+
+    A microcontroller runs one example at a time. Fixing the batch to 1 lets the converter
+    fold shape arithmetic into constants: a Keras Reshape otherwise becomes
+    SHAPE + STRIDED_SLICE + PACK + RESHAPE (ops, flash and arena for nothing).
+    """
+    from tinyml_utils.tf import tf
+
+    if batch_size is None or len(model.inputs) != 1:
+        return tf.lite.TFLiteConverter.from_keras_model(model)
+    spec = tf.TensorSpec([batch_size, *model.inputs[0].shape[1:]], model.inputs[0].dtype)
+    function = tf.function(lambda x: model(x, training=False))
+    concrete = function.get_concrete_function(spec)
+    return tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
+
+
 def convert(
     model,
     variant: Variant = "int8",
     representative_data: np.ndarray | None = None,
     num_calibration: int = 200,
     seed: int = 0,
+    batch_size: int | None = 1,
 ) -> bytes:
     """Convert a Keras model to .tflite bytes.
 
     ``representative_data`` (a batch of preprocessed inputs) is required for ``int8``.
     The int8 model has int8 input and output: quantize inputs with the input tensor's
     scale/zero-point and dequantize outputs (see ``tinyml_utils.analyze.interpreters``).
+    ``batch_size=1`` (default) fixes the input batch, as on a device; ``None`` keeps the
+    Keras model's dynamic batch.
     """
     from tinyml_utils.tf import tf
 
     if variant not in VARIANTS:
         raise DataError(f"unknown variant {variant!r}; choose one of {VARIANTS}.")
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter = _converter(model, batch_size)
     if variant == "dynamic_range":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     elif variant == "float16":
