@@ -3,6 +3,8 @@
 tinyml export model_int8.tflite --name carsensor --out build/export            # C array
 tinyml export model_int8.tflite --name carsensor --out build/export --codegen  # C99
 tinyml export model_int8.tflite --name carsensor --out firmware/arduino --sketch
+The sketch reads the input normalisation (and, for keyword spotting, the audio front end's
+constants) from the preprocessing.json next to the model, or from --preprocessing.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-arena", action="store_true", help="C array: do not measure the TFLM arena"
     )
+    parser.add_argument(
+        "--preprocessing",
+        default=None,
+        help="sketch: the model's preprocessing.json (default: the one next to the model)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,9 +45,17 @@ def run(args: argparse.Namespace) -> int:
     if args.sketch:
         from tinyml_utils.deploy.sketch import write_sketch
 
-        s = write_sketch(args.name, args.model, args.out)
+        s = write_sketch(args.name, args.model, args.out, preprocessing=args.preprocessing)
         print(f"wrote {s.ino}, {s.model_header}, {s.model_source}")
+        for f in s.extra_files:
+            print(f"wrote {f}")
         print(f"ops: {', '.join(s.ops)}; arena {s.arena_bytes} B (measured {s.measured_arena} B)")
+        print(f"input normalisation: {s.preprocessing}")
+        if s.preprocessing.startswith("identity"):
+            print(
+                "WARNING: no preprocessing.json next to the model: the sketch normalises with "
+                "mean 0 / std 1; pass --preprocessing models/<app>/preprocessing.json"
+            )
         return 0
     from tinyml_utils.deploy.c_array import export_c_array
 

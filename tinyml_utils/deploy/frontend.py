@@ -193,6 +193,8 @@ def frontend_header(name: str, spec: FrontendSpec) -> str:
         f"#ifndef {up}_FRONTEND_H",
         f"#define {up}_FRONTEND_H",
         "",
+        "#include <stddef.h>",
+        "",
         '#include "tinyml_frontend.h"',
         "",
         f"#define {up}_CLIP_SAMPLES {spec.clip_samples}",
