@@ -362,7 +362,7 @@ def _quant_body(em: _Emitter, tag: str, info, op, bias_index: int, mults, shifts
 EXPAND_LIMIT_BYTES = 8192
 
 #: Requantization variants of the DSP kernels (TML_RQ_* in tinyml_kernels_dsp.h).
-RQ_FAST, RQ_GEMMLOWP, RQ_DOUBLE64, RQ_DOUBLE = 0, 1, 2, 3
+RQ_FAST, RQ_GEMMLOWP, RQ_DOUBLE64, RQ_DOUBLE, RQ_FAST32 = 0, 1, 2, 3, 4
 #: How the Cortex-M4 micro-kernel loads inputs (TML_LD_* in tinyml_kernels_dsp.h).
 LD_C, LD_LDRD, LD_LDR = 0, 1, 2
 RQ_NAMES = {
@@ -370,6 +370,7 @@ RQ_NAMES = {
     RQ_GEMMLOWP: "2-step requant",
     RQ_DOUBLE64: "64-bit double requant",
     RQ_DOUBLE: "exact double requant",
+    RQ_FAST32: "4-instruction requant",
 }
 LD_NAMES = {LD_C: "C loop", LD_LDRD: "asm LDRD", LD_LDR: "asm LDR"}
 
@@ -398,8 +399,15 @@ def folded_bias(bias: np.ndarray, weights: np.ndarray, in_zero_point: int) -> np
     return (folded + (1 << 31)) % (1 << 32) - (1 << 31)
 
 
+def acc_bound(bias, weights) -> int:
+    """The largest |accumulator| any int8 input can give: |bias| + 255 * sum |w| per channel
+    (every input minus its zero point lies in [-255, 255])."""
+    w = np.abs(np.asarray(weights, np.int64).reshape(len(weights), -1)).sum(axis=1)
+    return int((np.abs(np.asarray(bias, np.int64)) + 255 * w).max()) if len(w) else 0
+
+
 def gemmlowp_chans(
-    folded, mults, shifts, out_zero_point: int = 0
+    folded, mults, shifts, out_zero_point: int = 0, bound: int | None = None
 ) -> tuple[int, list[tuple[int, ...]], bool]:
     """tml_chan rows for TFLite's MultiplyByQuantizedMultiplier requantization.
 
@@ -407,10 +415,18 @@ def gemmlowp_chans(
     (``TML_RQ_FAST``, see tinyml_kernels_dsp.h): nudge = 2^30 + 2^(30 + r) as a 64-bit
     (low, high) pair and a final shift of r - 1, r = -shift. If also r <= 22 the output zero
     point is folded into the nudge (``+ zp * 2^(31 + r)``: the final shift then adds it, and
-    nothing overflows 64 bits) and the third value returned is True.
+    nothing overflows 64 bits) and the third value returned is True. If moreover ``bound``
+    (:func:`acc_bound`) is below 2^30, the 4-instruction ``TML_RQ_FAST32`` form is used:
+    K = 2^(r - 1) + zp * 2^r, shift r.
     """
     if all(int(s) <= -1 for s in shifts):
         fold = all(-int(s) <= 22 for s in shifts)
+        if fold and bound is not None and bound < (1 << 30):
+            rows = []
+            for b, m, s in zip(folded, mults, shifts, strict=True):
+                r = -int(s)
+                rows.append((int(b), int(m), (1 << (r - 1)) + (out_zero_point << r), 0, r))
+            return RQ_FAST32, rows, True
         rows = []
         for b, m, s in zip(folded, mults, shifts, strict=True):
             r = -int(s)
@@ -551,29 +567,45 @@ class _Lowering:
         out_scale, out_zp = _quant(tout)
         lo, hi = activation_range(act, out_scale, out_zp)
         folded = folded_bias(_bias_data(info, op, oc), w_rows, in_zp)
-        kind, rows, zp_folded = gemmlowp_chans(folded, mults, shifts, out_zp)
-        pad_rows = (out_h - 1) * sh + (k_h - 1) * dh + 1
-        pad_cols = (out_w - 1) * sw + (k_w - 1) * dw + 1
+        bound = acc_bound(_bias_data(info, op, oc), w_rows)
+        kind, rows, zp_folded = gemmlowp_chans(folded, mults, shifts, out_zp, bound)
+        # A kernel spanning the whole (unpadded) width slides along H only: its window is
+        # k_h full rows, contiguous in NHWC memory, i.e. a 1-D convolution along W over
+        # in_w * in_c channels (Keras Conv1D exported as (1, T, 1, C) with a (k, 1) kernel).
+        # The DSP kernel then gets 4-pixel blocks and one long contiguous window.
+        g = dict(ih=in_h, iw=in_w, ic=ic, oh=out_h, ow=out_w, kh=k_h, kw=k_w, sh=sh, sw=sw)
+        g.update(dh=dh, dw=dw, ph=ph, pw=pw)
+        collapsed = out_w == 1 and k_w == in_w and pw == 0 and dw == 1 and out_h > 1
+        if collapsed:
+            g = dict(ih=1, iw=in_h, ic=in_w * ic, oh=1, ow=out_h, kh=1, kw=k_h, sh=1, sw=sh)
+            g.update(dh=1, dw=dh, ph=0, pw=ph)
+        d_row_len = g["kw"] * g["ic"]
+        d_row_len4 = -(-d_row_len // 4) * 4
+        d_weights = np.zeros((oc, g["kh"], d_row_len4), np.int8)
+        d_weights[:, :, :d_row_len] = w.data().reshape(oc, g["kh"], d_row_len)
+        d_k_len4 = g["kh"] * d_row_len4
+        pad_rows = (g["oh"] - 1) * g["sh"] + (g["kh"] - 1) * g["dh"] + 1
+        pad_cols = (g["ow"] - 1) * g["sw"] + (g["kw"] - 1) * g["dw"] + 1
         # DSP input layout: the padded input widened once (rows of row_elems int16 values,
         # even so that rows stay word-aligned), or 4 im2col columns (dilated / too large)
-        pos = sw * ic  # int16 values between the windows of neighbouring output pixels
-        row_elems = pad_cols * ic + (pad_cols * ic) % 2
+        pos = g["sw"] * g["ic"]  # int16 values between the windows of neighbouring pixels
+        row_elems = pad_cols * g["ic"] + (pad_cols * g["ic"]) % 2
         # twin rows (a copy shifted by one value) make odd windows word-aligned for LDRD
         twin = pos % 2 == 1 and 2 * (row_elems - 1 + 3 * pos) <= 1020
-        widened = pad_rows * row_elems * (2 if twin else 1) + row_len4
-        expand = dw == 1 and 2 * widened <= EXPAND_LIMIT_BYTES
+        widened = pad_rows * row_elems * (2 if twin else 1) + d_row_len4
+        expand = g["dw"] == 1 and 2 * widened <= EXPAND_LIMIT_BYTES
         twin = twin and expand
         with self.em.only("dsp"):
-            wd = self.em.array("int8_t", f"{tag}_wd", permute_groups(weights), align=True)
+            wd = self.em.array("int8_t", f"{tag}_wd", permute_groups(d_weights), align=True)
             ch = self.em.chans(f"{tag}_ch", rows)
-        self.scratch_int16 = max(self.scratch_int16, widened if expand else 4 * k_len4)
+        self.scratch_int16 = max(self.scratch_int16, widened if expand else 4 * d_k_len4)
         # how the Cortex-M4 micro-kernel loads the 4 pixels' inputs: LDRD needs word-aligned
         # windows and byte offsets <= 1020, LDR byte offsets <= 4095
         if expand:
             last = (row_elems - 1 if twin else 0) + 3 * pos
             aligned = pos % 2 == 0 or twin
         else:
-            last, aligned = 3 * k_len4, True
+            last, aligned = 3 * d_k_len4, True
         if aligned and 2 * last <= 1020:
             ld = LD_LDRD
         elif 2 * last + 4 <= 4095:
@@ -581,7 +613,8 @@ class _Lowering:
         else:
             ld = LD_C
         geom = _braced(
-            [in_h, in_w, ic, out_h, out_w, oc, k_h, k_w, sh, sw, dh, dw, ph, pw, row_len4]
+            [g["ih"], g["iw"], g["ic"], g["oh"], g["ow"], oc, g["kh"], g["kw"], g["sh"], g["sw"]]
+            + [g["dh"], g["dw"], g["ph"], g["pw"], d_row_len4]
             + [int(expand), pad_rows, pad_cols, row_elems, int(twin)]
             + [in_zp, 0 if zp_folded else out_zp, lo, hi, kind, ld]
         )
@@ -591,7 +624,8 @@ class _Lowering:
             macs,
             f"{k_h}x{k_w}x{ic} -> {oc}, out {out_h}x{out_w}",
             dsp=", ".join(
-                [
+                (["as 1-D along H"] if collapsed else [])
+                + [
                     ("widened input" + (" (twin rows)" if twin else "")) if expand else "im2col",
                     LD_NAMES[ld],
                     RQ_NAMES[kind],
@@ -670,7 +704,11 @@ class _Lowering:
                 m, s = _fc_per_tensor(info, op, w)
                 mults, shifts = [m] * units, [s] * units
                 kind, rows, zp_folded = gemmlowp_chans(
-                    folded, mults, shifts, _quant(info.tensor(op.outputs[0]))[1]
+                    folded,
+                    mults,
+                    shifts,
+                    _quant(info.tensor(op.outputs[0]))[1],
+                    acc_bound(_bias_data(info, op, units), w_rows),
                 )
             q = _quant_body(self.em, tag, info, op, bias, mults, shifts, act)
             body = f"  {batches}, {in_len}, {in_len4}, {units},\n  {warr},\n{q},\n  {exact}"

@@ -160,13 +160,34 @@ typedef struct {
  * TML_RQ_GEMMLOWP: the same for any shift (a = m, d = shift), two roundings, slower.
  * TML_RQ_DOUBLE64: round(acc * s), halves away from zero, s = (c:b) / 2^64 exactly (TFLite's
  * per-channel FULLY_CONNECTED rounds the exact double product): UMULL + UMAAL.
- * TML_RQ_DOUBLE: the same for any double s = (a:b) * 2^-c (tml_mul_round_exact). */
+ * TML_RQ_DOUBLE: the same for any double s = (a:b) * 2^-c (tml_mul_round_exact).
+ * TML_RQ_FAST32: TML_RQ_FAST with the output zero point, when the generator proved
+ * |acc| < 2^30 for every input (|bias| + 255 * sum |w| < 2^30): doubling numerator and
+ * denominator, y + zp = floor((2acc*m + 2^31 + (K - [acc<0]) * 2^32) / 2^(32+r)) with
+ * K = 2^(r-1) + zp * 2^r, and SMMLAR computes floor((Ra * 2^32 + Rn*Rm + 2^31) / 2^32):
+ * LSL, ADD (acc ASR #31), SMMLAR, ASR = 4 instructions. a = m, b = K, d = r. */
 #define TML_RQ_FAST 0
 #define TML_RQ_GEMMLOWP 1
 #define TML_RQ_DOUBLE64 2
 #define TML_RQ_DOUBLE 3
+#define TML_RQ_FAST32 4
 
 TML_AI int32_t tml_rq(const int kind, const tml_chan *ch, int32_t acc) {
+  if (kind == TML_RQ_FAST32) {
+#if defined(__ARM_FEATURE_DSP) && !defined(TML_DSP_EMULATE)
+    int32_t a2, ra, v;
+    __asm__("lsl %[a2], %[acc], #1\n\t"
+            "add %[ra], %[k], %[acc], asr #31\n\t"
+            "smmlar %[v], %[a2], %[m], %[ra]"
+            : [a2] "=&r"(a2), [ra] "=&r"(ra), [v] "=r"(v)
+            : [acc] "r"(acc), [k] "r"(ch->b), [m] "r"(ch->a));
+    return v >> ch->d;
+#else
+    const int64_t t = (int64_t)(ch->b + (acc >> 31)) * 4294967296LL +
+                      (int64_t)(acc * 2) * ch->a + 2147483648LL;
+    return (int32_t)(t >> 32) >> ch->d;
+#endif
+  }
   if (kind == TML_RQ_FAST) {
 #if defined(__ARM_FEATURE_DSP) && !defined(TML_DSP_EMULATE)
     /* SMLAL (nudge + acc*m), LSR, SMLAL (- [acc<0] * 2^31), ASR */
