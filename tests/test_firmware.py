@@ -1,6 +1,8 @@
-"""Firmware: each app's model as generated C on the host (gcc, sanitizers), on an emulated
-Cortex-M4F (QEMU mps2-an386) and on an emulated Arduino (simavr), compared byte for byte
-with TFLite's reference kernels on >= 100 real inputs (synthetic for carsensor).
+"""Firmware: each app's model (models/<app>/model_int8.tflite, the reference model, when it
+exists) as generated C on the host (gcc, sanitizers; portable and DSP-emulated kernels), on
+an emulated Cortex-M4F (QEMU mps2-an386: the DSP assembly) and on an emulated Arduino
+(simavr: the portable kernels), compared byte for byte with TFLite's reference kernels on
+>= 100 real inputs (synthetic for carsensor).
 
 Everything is built once per session (fixtures); missing toolchains skip locally and fail
 in CI (conftest.require_tool)."""
@@ -56,7 +58,10 @@ def case(request, firmware_dir) -> Case:
                 from conftest import app_data_dir
 
                 app_data_dir(app)  # skips locally / fails in CI
-        model, _ = examples.app_model(app)
+        model, description = examples.app_model(app)
+        if examples.reference_model_path(app).is_file():  # the reference model, when it exists
+            assert description.startswith("reference model"), description
+            assert model == examples.reference_model_path(app).read_bytes()
         inputs = examples.app_inputs(app, N_INPUTS)
         assert len(inputs.x) >= 100, f"{app}: only {len(inputs.x)} inputs"
         if app != "carsensor":

@@ -39,6 +39,7 @@ class McuBenchmark:
     arena_bytes: int
     weights_bytes: int
     layers: list[dict] = field(default_factory=list)
+    scratch_bytes: int = 0  # the DSP kernels' widened-input buffer (0 for the portable C)
 
     @property
     def instructions_per_mac(self) -> float:
@@ -88,15 +89,26 @@ def benchmark(
     x_int8: np.ndarray,
     out_dir: str | Path,
     plugin: Path | None = None,
+    dsp: bool = True,
 ) -> McuBenchmark:
-    """Generate, build the benchmark firmware, run it under QEMU with the counting plugin."""
+    """Generate, build the benchmark firmware, run it under QEMU with the counting plugin.
+
+    ``dsp=False`` builds the portable C kernels (``-DTML_DSP=0``, what an AVR or a Cortex-M0
+    runs) for the same Cortex-M4F, to show what the DSP kernels gain.
+    """
     toolchains.require_tools("arm-none-eabi-gcc", "arm-none-eabi-nm", "qemu-system-arm")
     out = Path(out_dir)
     gen = codegen.generate(model, name, out / name)
     x = np.asarray(x_int8, np.int8).reshape(-1, gen.input_size)[:1]
     y = reference.reference_outputs(model, x)
+    flags = ("-DTML_LAYER_MARKS",) + (() if dsp else ("-DTML_DSP=0",))
     build = toolchains.build_cortex_m(
-        gen, x, y, out / name / "bench", main="bench", extra_flags=("-DTML_LAYER_MARKS",)
+        gen,
+        x,
+        y,
+        out / name / ("bench" if dsp else "bench_portable"),
+        main="bench",
+        extra_flags=flags,
     )
     plugin = plugin or build_plugin(out)
     sym = _symbols(build.path)
@@ -123,6 +135,7 @@ def benchmark(
         flash=build.flash,
         ram=build.ram,
         arena_bytes=gen.arena_bytes,
-        weights_bytes=gen.weights_bytes,
+        weights_bytes=gen.dsp_weights_bytes if dsp else gen.weights_bytes,
         layers=layers,
+        scratch_bytes=gen.scratch_bytes if dsp else 0,
     )
