@@ -333,8 +333,10 @@ def train_reference(
         "app": ref.app,
         "task": ref.task,
         "data_source": portable_source(data.source) if source == "local" else "synthetic",
-        "data_note": ref.data_note,
-        "accuracy_claim": ref.accuracy_claim,
+        "data_note": ref.data_note
+        if source == ref.source
+        else f"Real data given with --data-dir ({portable_source(data.source)}).",
+        "accuracy_claim": ref.accuracy_claim or source == "local",
         "split": data.split,
         "examples": {"train": len(data.y_train), "val": len(data.y_val), "test": len(data.y_test)},
         "input_shape": list(data.input_shape),
