@@ -7,7 +7,7 @@ import pytest
 
 from tinyml_utils.analyze.interpreters import load_model_bytes, run_tflite, run_tflm
 from tinyml_utils.analyze.tflite_model import load_model_object, op_name
-from tinyml_utils.convert import VARIANTS, convert, convert_all, size_table
+from tinyml_utils.convert import VARIANTS, convert, convert_all, size_table, strip_strings
 from tinyml_utils.errors import DataError, ModelFileError, UnsupportedOnMicroError
 from tinyml_utils.models import CNNSpec, build_cnn, count_weights
 
@@ -153,3 +153,14 @@ def test_wrong_input_shape_is_a_clear_error(tiny):
     _, _, _, variants = tiny
     with pytest.raises(DataError, match="expects"):
         run_tflite(variants["int8"], np.zeros((2, 50, 3), np.float32))
+
+
+def test_strip_strings_keeps_behaviour_and_shrinks(tiny):
+    _, _, x, variants = tiny
+    stripped = strip_strings(variants["int8"])
+    assert len(stripped) < len(variants["int8"])
+    names = [t.name for t in load_model_object(stripped).subgraphs[0].tensors]
+    assert all(not n for n in names)
+    for run in (run_tflm, lambda m, x, **k: run_tflite(m, x, kernels="reference", **k)):
+        same = run(stripped, x, dequantize_output=False)
+        assert np.array_equal(same, run(variants["int8"], x, dequantize_output=False))

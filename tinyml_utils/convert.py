@@ -148,3 +148,21 @@ def save_variants(variants: dict[str, bytes], out_dir, stem: str = "model") -> d
         path.write_bytes(data)
         paths[name] = str(path)
     return paths
+
+
+def strip_strings(model_bytes: bytes) -> bytes:
+    """The same model without tensor names, descriptions and signature strings.
+
+    A microcontroller never reads them, yet they take 15-25 % of a small int8 file (the
+    MotionSense reference model: 10,208 -> 8,056 bytes). Weights, graph and quantization are
+    untouched, so outputs and the TFLM arena are identical. Keep the named file for
+    debugging and Netron; flash the stripped one.
+    """
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    from tinyml_utils.analyze.interpreters import load_model_bytes
+    from tinyml_utils.tf import tf  # noqa: F401  (quiet TensorFlow import first)
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(load_model_bytes(model_bytes)))
+    flatbuffer_utils.strip_strings(model)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))

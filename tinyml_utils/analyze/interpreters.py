@@ -77,9 +77,12 @@ class TFLiteRunner:
     """A model loaded once in ai_edge_litert's interpreter, run sample by sample.
 
     ``kernels="optimized"`` (default) is what an app on a phone or PC gets (XNNPACK and
-    optimized kernels). ``kernels="reference"`` uses TFLite's reference kernels, the same
-    arithmetic as TensorFlow Lite Micro: int8 outputs are then identical to TFLM's, while the
-    optimized int8 softmax may differ by one step (it uses a lookup table).
+    optimized kernels). ``kernels="reference"`` uses TFLite's reference kernels, the
+    arithmetic of TensorFlow Lite Micro for every op but one: LiteRT's reference
+    FULLY_CONNECTED requantizes in float where TFLM uses integers (LiteRT issue #8567), so a
+    few int8 outputs in a thousand can differ by a step (then amplified by later layers);
+    the predicted class practically never does. The optimized kernels differ a little more
+    (XNNPACK requantizes in float; the int8 softmax uses a lookup table).
     """
 
     def __init__(self, model: ModelLike, num_threads: int = 1, kernels: str = "optimized"):
