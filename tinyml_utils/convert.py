@@ -158,10 +158,12 @@ def strip_strings(model_bytes: bytes) -> bytes:
     untouched, so outputs and the TFLM arena are identical. Keep the named file for
     debugging and Netron; flash the stripped one.
     """
-    from tensorflow.lite.tools import flatbuffer_utils
+    import importlib
 
     from tinyml_utils.analyze.interpreters import load_model_bytes
-    from tinyml_utils.tf import tf  # noqa: F401  (quiet TensorFlow import first)
+    from tinyml_utils.tf import tf  # noqa: F401  (the quiet TensorFlow import comes first)
+
+    flatbuffer_utils = importlib.import_module("tensorflow.lite.tools.flatbuffer_utils")
 
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(load_model_bytes(model_bytes)))
     flatbuffer_utils.strip_strings(model)
