@@ -15,7 +15,10 @@ Two folder layouts are read:
 Groups are speakers (the 8-hex-digit id before ``_nohash_``). A silence clip has no speaker:
 its group is its file (``"_silence_/<file>"``) or, for clips cut from a background-noise
 recording, that recording (``"_background_noise_/<file>"``), so one recording never ends up
-on both sides of a split.
+on both sides of a split. Caveat for the test-set layout: its ``_silence_`` clips were cut
+by the dataset's authors from a handful of long noise recordings that are not named, so
+clips of one noise recording can fall on both sides. Harmless for the wake-word class (no
+speech), but it flatters the "other" class's silence slightly.
 
 The full corpus holds 105k clips (6.7 GB as float32): use ``max_per_word`` /
 ``max_per_class`` to load a deterministic subset.
