@@ -156,12 +156,18 @@ def test_dsp_emulated_on_host_is_bit_exact(generated, require_tool):
 
 
 def test_dsp_asm_on_cortex_m4_is_bit_exact(generated, require_tool):
-    """The real SMLAD/LDRD assembly, on QEMU's Cortex-M4F: every output byte as TFLite's."""
+    """The real SMLAD/LDRD assembly, on QEMU's Cortex-M4F: every output byte as TFLite's.
+    Two models also at -Os (Arduino's level) and -O0 (the C loops replace the assembly
+    micro-kernels when the shapes are not compile-time constants)."""
     require_tool("arm-none-eabi-gcc", "qemu-system-arm")
-    for gen, x, want in generated.values():
-        build = toolchains.build_cortex_m(gen, x, want, gen.out_dir / "arm", main="test")
+    builds = [(key, ()) for key in generated]
+    builds += [(key, (opt,)) for key in ("paths1d", "along_h") for opt in ("-Os", "-O0")]
+    for key, flags in builds:
+        gen, x, want = generated[key]
+        where = gen.out_dir / ("arm" + "".join(flags))
+        build = toolchains.build_cortex_m(gen, x, want, where, main="test", extra_flags=flags)
         run = emulators.run_qemu(build.path, timeout=120)
-        assert run.returncode == 0 and "PASS" in run.output, f"{gen.name}:\n{run.output}"
+        assert run.returncode == 0 and "PASS" in run.output, f"{key} {flags}:\n{run.output}"
 
 
 # ----------------------------------------------------------------------------- requantization

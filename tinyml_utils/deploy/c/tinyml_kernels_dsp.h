@@ -131,6 +131,14 @@ TML_AI uint64_t tml_rd64(const uint32_t *p) {
 #define TML_LO(v) ((uint32_t)(v))
 #define TML_HI(v) ((uint32_t)((v) >> 32))
 
+/* The assembly micro-kernels need their shapes as assembler constants: true after inlining
+ * with optimisation; without it (-O0, -Og) the kernels fall back to their C loops. */
+#if defined(__GNUC__)
+#define TML_CONST(x) __builtin_constant_p(x)
+#else
+#define TML_CONST(x) 0
+#endif
+
 /* Hide a pointer's value from the optimiser: loads through it cannot be hoisted out of the
  * enclosing loop (the compiler would keep a whole input column in registers, spill it to the
  * stack and reload it: more instructions, not fewer). */
@@ -347,7 +355,8 @@ TML_AI const int8_t *tml_dot_row(const int ld, const int8_t *w8, const int16_t *
                                  const int np, int32_t acc[4]) {
   int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
 #if defined(__ARM_FEATURE_DSP) && !defined(TML_DSP_EMULATE)
-  if (ld != TML_LD_C) {
+  if (ld != TML_LD_C && TML_CONST(groups) && TML_CONST(np) && TML_CONST(o1) &&
+      TML_CONST(o2) && TML_CONST(o3)) {
     const int8_t *wp = w8;
     const int16_t *xp = x;
     uint32_t w, e, t, u, n;
@@ -580,7 +589,7 @@ TML_AI const uint32_t *tml_fc_rows4(const uint32_t *w, const int16_t *x, const i
                                    int32_t acc[4]) {
   int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
 #if defined(__ARM_FEATURE_DSP) && !defined(TML_DSP_EMULATE)
-  {
+  if (TML_CONST(groups)) {
     const uint32_t *pw = w;
     const int16_t *px = x;
     uint32_t x0, x1, w0, w1, e, n;
@@ -607,7 +616,7 @@ TML_AI const uint32_t *tml_fc_rows4(const uint32_t *w, const int16_t *x, const i
     acc[3] = a3;
     return pw;
   }
-#else
+#endif
   {
     int j;
     for (j = 0; j < groups; ++j) {
@@ -624,7 +633,6 @@ TML_AI const uint32_t *tml_fc_rows4(const uint32_t *w, const int16_t *x, const i
     acc[3] = a3;
     return w + 4 * groups;
   }
-#endif
 }
 
 /* `weights`: words interleaving blocks of 4 rows (word (b, j, r) = values 4j..4j+3 of row
