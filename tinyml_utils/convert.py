@@ -50,7 +50,7 @@ def representative_dataset(
     return generate
 
 
-def _converter(model, batch_size: int | None):
+def keras_converter(model, batch_size: int | None = 1):
     """A TFLiteConverter for ``model``; with ``batch_size`` the input batch is fixed.
 
     A microcontroller runs one example at a time. Fixing the batch to 1 lets the converter
@@ -67,27 +67,18 @@ def _converter(model, batch_size: int | None):
     return tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
 
 
-def convert(
-    model,
-    variant: Variant = "int8",
+def configure_converter(
+    converter,
+    variant: Variant,
     representative_data: np.ndarray | None = None,
     num_calibration: int = 200,
     seed: int = 0,
-    batch_size: int | None = 1,
-) -> bytes:
-    """Convert a Keras model to .tflite bytes.
-
-    ``representative_data`` (a batch of preprocessed inputs) is required for ``int8``.
-    The int8 model has int8 input and output: quantize inputs with the input tensor's
-    scale/zero-point and dequantize outputs (see ``tinyml_utils.analyze.interpreters``).
-    ``batch_size=1`` (default) fixes the input batch, as on a device; ``None`` keeps the
-    Keras model's dynamic batch.
-    """
+):
+    """Set a TFLiteConverter up for one of the four variants (see the module docstring)."""
     from tinyml_utils.tf import tf
 
     if variant not in VARIANTS:
         raise DataError(f"unknown variant {variant!r}; choose one of {VARIANTS}.")
-    converter = _converter(model, batch_size)
     if variant == "dynamic_range":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     elif variant == "float16":
@@ -106,6 +97,28 @@ def convert(
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
+    return converter
+
+
+def convert(
+    model,
+    variant: Variant = "int8",
+    representative_data: np.ndarray | None = None,
+    num_calibration: int = 200,
+    seed: int = 0,
+    batch_size: int | None = 1,
+) -> bytes:
+    """Convert a Keras model to .tflite bytes.
+
+    ``representative_data`` (a batch of preprocessed inputs) is required for ``int8``.
+    The int8 model has int8 input and output: quantize inputs with the input tensor's
+    scale/zero-point and dequantize outputs (see ``tinyml_utils.analyze.interpreters``).
+    ``batch_size=1`` (default) fixes the input batch, as on a device; ``None`` keeps the
+    Keras model's dynamic batch.
+    """
+    converter = configure_converter(
+        keras_converter(model, batch_size), variant, representative_data, num_calibration, seed
+    )
     with warnings.catch_warnings(), native_output_captured():
         # int8 inputs come from the representative data, so this warning says nothing useful.
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs")

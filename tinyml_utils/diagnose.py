@@ -140,8 +140,13 @@ def _ops_from_message(message: str, label: str) -> list[str]:
     return []
 
 
-def _make_converter(model: Any):
-    """A TFLiteConverter for a Keras model, SavedModel dir, .h5/.keras file or tf.function."""
+def _make_converter(model: Any, batch_size: int | None):
+    """A TFLiteConverter for a Keras model, SavedModel dir, .h5/.keras file or tf.function.
+
+    Keras models are converted with their input batch fixed to ``batch_size`` (1, as on a
+    device, like :func:`tinyml_utils.convert.convert`); ``None`` keeps the model's own batch.
+    """
+    from tinyml_utils.convert import keras_converter
     from tinyml_utils.tf import keras, tf
 
     if isinstance(model, str | os.PathLike):
@@ -151,18 +156,22 @@ def _make_converter(model: Any):
                 raise ModelFileError(
                     f"{path}: a folder without saved_model.pb is not a SavedModel."
                 )
-            return tf.lite.TFLiteConverter.from_saved_model(str(path))
+            try:  # a Keras SavedModel: convert it like a Keras model (batch fixed)
+                loaded = keras.models.load_model(str(path), compile=False)
+            except (ValueError, OSError, TypeError):
+                loaded = None
+            if isinstance(loaded, keras.Model):
+                return keras_converter(loaded, batch_size)
+            return tf.lite.TFLiteConverter.from_saved_model(str(path))  # its own signature
         if path.suffix in (".h5", ".keras", ".hdf5"):
             if not path.is_file():
                 raise ModelFileError(f"{path}: no such file.")
-            return tf.lite.TFLiteConverter.from_keras_model(
-                keras.models.load_model(str(path), compile=False)
-            )
+            return keras_converter(keras.models.load_model(str(path), compile=False), batch_size)
         raise ModelFileError(
             f"{path}: give a .tflite file, a SavedModel folder or a Keras .h5/.keras file."
         )
     if isinstance(model, keras.Model):
-        return tf.lite.TFLiteConverter.from_keras_model(model)
+        return keras_converter(model, batch_size)
     if hasattr(model, "get_concrete_function"):
         return tf.lite.TFLiteConverter.from_concrete_functions([model.get_concrete_function()])
     if hasattr(model, "structured_input_signature"):  # already a ConcreteFunction
@@ -174,24 +183,20 @@ def _make_converter(model: Any):
 
 
 def _convert_once(
-    model: Any, variant: str, representative_data, select_ops: bool, custom_ops: bool
+    model: Any,
+    variant: str,
+    representative_data,
+    select_ops: bool,
+    custom_ops: bool,
+    batch_size: int | None = 1,
 ) -> bytes:
-    from tinyml_utils.convert import representative_dataset
+    from tinyml_utils.convert import configure_converter
     from tinyml_utils.tf import tf
 
-    converter = _make_converter(model)
-    ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    if variant in ("dynamic_range", "float16", "int8"):
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if variant == "float16":
-        converter.target_spec.supported_types = [tf.float16]
-    if variant == "int8":
-        if representative_data is None:
-            raise DataError("variant='int8' needs representative_data (e.g. x_train[:200]).")
-        converter.representative_dataset = representative_dataset(representative_data)
-        ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
+    converter = configure_converter(
+        _make_converter(model, batch_size), variant, representative_data
+    )
+    ops = list(converter.target_spec.supported_ops)
     if select_ops:
         ops.append(tf.lite.OpsSet.SELECT_TF_OPS)
         # Keras RNNs with a dynamic batch become TensorList loops; with Flex enabled the
@@ -203,7 +208,7 @@ def _convert_once(
 
 
 def convert_for_diagnosis(
-    model: Any, variant: str = "float32", representative_data=None
+    model: Any, variant: str = "float32", representative_data=None, batch_size: int | None = 1
 ) -> tuple[bytes | None, list[Attempt]]:
     """Builtins only; then + SELECT_TF_OPS; then + custom ops. Returns (bytes, attempts)."""
     attempts: list[Attempt] = []
@@ -214,7 +219,9 @@ def convert_for_diagnosis(
     )
     for label, select_ops, custom_ops in plans:
         try:
-            data = _convert_once(model, variant, representative_data, select_ops, custom_ops)
+            data = _convert_once(
+                model, variant, representative_data, select_ops, custom_ops, batch_size
+            )
         except (DataError, ModelFileError):
             raise
         except Exception as exc:  # the converter raises ConverterError, ValueError, ...
@@ -462,6 +469,7 @@ def diagnose(
     variant: str = "float32",
     representative_data=None,
     run_tflm: bool = True,
+    batch_size: int | None = 1,
 ) -> Diagnosis:
     """Diagnose a model for TFLM; see the module docstring for the steps.
 
@@ -471,6 +479,8 @@ def diagnose(
         variant: how to convert non-.tflite models: "float32" (default), "dynamic_range",
             "float16" or "int8" (needs ``representative_data``).
         run_tflm: try the model in the TFLM runtime (a few child processes, ~1 s).
+        batch_size: Keras models are converted with this input batch (1, as on a device);
+            ``None`` keeps the model's own, usually dynamic, batch.
     """
     from tinyml_utils.analyze.interpreters import load_model_bytes
     from tinyml_utils.analyze.tflite_model import model_info
@@ -482,7 +492,7 @@ def diagnose(
         diagnosis = Diagnosis(source=source, model_bytes=data)
     else:
         source = getattr(model, "name", None) or str(model)
-        data, attempts = convert_for_diagnosis(model, variant, representative_data)
+        data, attempts = convert_for_diagnosis(model, variant, representative_data, batch_size)
         diagnosis = Diagnosis(source=f"{source} ({variant})", attempts=attempts, model_bytes=data)
         failed = [a for a in attempts if not a.ok]
         if failed:
