@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import numpy as np
 import pytest
 
@@ -76,39 +74,9 @@ def test_c_array_compiles_and_round_trips(tmp_path, cover_models, require_tool, 
     for op in op_resolver.model_ops(data):
         assert op in header
     assert "input 0: 1x40x4 int8" in header and "tensor arena: 4096 bytes" in header
-    main = tmp_path / f"main{ext}"
-    main.write_text(
-        '#include <stdio.h>\n#include <stdint.h>\n#include "car_sensor_model_data.h"\n'
-        "int main(int argc, char **argv) {\n"
-        '  FILE *f = fopen(argv[1], "wb");\n'
-        "  (void)argc;\n"
-        "  fwrite(g_car_sensor_model, 1, g_car_sensor_model_len, f);\n"
-        "  fclose(f);\n"
-        '  printf("%u\\n", (unsigned)((uintptr_t)g_car_sensor_model % 16u));\n'
-        "  return 0;\n}\n"
-    )
-    std = "-std=c11" if compiler == "gcc" else "-std=c++11"
-    exe = tmp_path / "roundtrip"
-    subprocess.run(
-        [
-            compiler,
-            std,
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            f"-I{tmp_path}",
-            str(main),
-            str(exp.source),
-            "-o",
-            str(exe),
-        ],
-        check=True,
-    )
-    out = subprocess.run(
-        [str(exe), str(tmp_path / "back.tflite")], check=True, capture_output=True, text=True
-    )
-    assert (tmp_path / "back.tflite").read_bytes() == data
-    assert out.stdout.strip() == "0", "array not 16-byte aligned"
+    back = c_array.compile_round_trip(exp, tmp_path / "build")
+    assert back.data == data
+    assert back.address_mod_16 == 0, "array not 16-byte aligned"
 
 
 def test_c_array_measures_the_tflm_arena(tmp_path, cover_models):

@@ -9,64 +9,14 @@ input quantization. Outside CI without the real data the clips are synthetic.
 from __future__ import annotations
 
 import json
-import subprocess
 
 import numpy as np
 import pytest
 
 from tinyml_utils import features as F
-from tinyml_utils.analyze.interpreters import quantize
 from tinyml_utils.deploy import examples, frontend
 from tinyml_utils.errors import DataError
 from tinyml_utils.paths import models_dir, shared_data_dir
-
-HOST_MAIN = r"""
-#include <stdio.h>
-#include "app_frontend.h"
-int main(int argc, char **argv) {
-  static int16_t pcm[APP_CLIP_SAMPLES];
-  static float feats[APP_FEATURES], work[APP_FRONTEND_WORK];
-  static int8_t q[APP_FEATURES];
-  FILE *fin = fopen(argv[1], "rb"), *ff = fopen(argv[2], "wb"), *fq = fopen(argv[3], "wb");
-  if (argc != 4 || !fin || !ff || !fq) return 2;
-  while (fread(pcm, 2, APP_CLIP_SAMPLES, fin) == APP_CLIP_SAMPLES) {
-    tml_frontend_features(&app_frontend, pcm, feats, work);
-    tml_frontend_quantize(&app_frontend, feats, q, APP_FEATURES);
-    fwrite(feats, 4, APP_FEATURES, ff);
-    fwrite(q, 1, APP_FEATURES, fq);
-  }
-  fclose(fin);
-  fclose(ff);
-  fclose(fq);
-  return 0;
-}
-"""
-
-
-def _run_c(tmp_path, pre: dict, model: bytes, pcm: np.ndarray):
-    """C features (float32) and int8 inputs of int16 clips, via a host build."""
-    frontend.write_frontend(tmp_path, "app", pre, model)
-    (tmp_path / "main.c").write_text(HOST_MAIN)
-    exe = tmp_path / "frontend_host"
-    subprocess.run(
-        ["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", f"-I{tmp_path}"]
-        + [str(tmp_path / "main.c"), str(tmp_path / "tinyml_frontend.c"), "-lm", "-o", str(exe)],
-        check=True,
-    )
-    np.ascontiguousarray(pcm, "<i2").tofile(tmp_path / "pcm.bin")
-    out_f, out_q = tmp_path / "features.bin", tmp_path / "input.bin"
-    subprocess.run([str(exe), str(tmp_path / "pcm.bin"), str(out_f), str(out_q)], check=True)
-    n = len(pcm)
-    return np.fromfile(out_f, np.float32).reshape(n, -1), np.fromfile(out_q, np.int8).reshape(n, -1)
-
-
-def _python(pre: dict, spec: frontend.FrontendSpec, pcm: np.ndarray):
-    """What training computes: features of pcm / 32768 (soundfile's float), normalised,
-    quantized as the model input."""
-    x = pcm.astype(np.float32) / np.float32(32768)
-    feats = F.normalize(F.audio_features(x, pre["features"]), pre["normalization"])
-    feats = feats.reshape(len(pcm), -1)
-    return feats, quantize(feats, np.int8, spec.input_scale, spec.input_zero_point)
 
 
 def _kws_recipe_and_model() -> tuple[dict, bytes]:
@@ -110,8 +60,8 @@ def test_kws_c_features_equal_the_training_features(tmp_path, require_tool):
     spec = frontend.frontend_spec(pre, model)
     pcm, source = _kws_clips()
     assert len(pcm) >= 50, source
-    c_feats, c_input = _run_c(tmp_path, pre, model, pcm)
-    py_feats, py_input = _python(pre, spec, pcm)
+    c_feats, c_input = frontend.host_features(tmp_path, pre, model, pcm)
+    py_feats, py_input = frontend.python_features(pre, model, pcm)
     assert c_feats.shape == py_feats.shape == (len(pcm), spec.n_features)
     diff = np.abs(c_feats - py_feats)
     assert diff.max() < 1e-3, f"{source}: max |C - Python| = {diff.max():.2e}"
@@ -148,8 +98,8 @@ def test_mfcc_front_end_with_centred_frames(tmp_path, require_tool):
     model_bytes = convert(model, "int8", F.normalize(feats, pre["normalization"]))
     spec = frontend.frontend_spec(pre, model_bytes)
     assert (spec.n_frames, spec.bins) == feats.shape[1:] == (44, 13)
-    c_feats, c_input = _run_c(tmp_path, pre, model_bytes, pcm)
-    py_feats, py_input = _python(pre, spec, pcm)
+    c_feats, c_input = frontend.host_features(tmp_path, pre, model_bytes, pcm)
+    py_feats, py_input = frontend.python_features(pre, model_bytes, pcm)
     assert np.abs(c_feats - py_feats).max() < 1e-3
     steps = np.abs(c_input.astype(int) - py_input.astype(int))
     assert steps.max() <= 1 and (steps == 0).mean() >= 0.99

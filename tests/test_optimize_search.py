@@ -145,6 +145,24 @@ def test_board_constraint_says_which_memory():
         boards.get_board("teensy")
 
 
+def test_fit_summary_names_the_best_fitting_candidate_per_board():
+    ranked = pd.DataFrame(
+        {
+            "candidate": ["big", "small"],
+            "tflite_bytes": [20_000, 2_000],
+            "arena_bytes": [10_000, 1_500],
+            "val_accuracy": [0.99, 0.9],
+        }
+    )
+    summary = boards.fit_summary(boards.fit_table(ranked, boards=("uno", "nano33ble")))
+    rows = summary.set_index("board")
+    assert list(rows.index) == ["nano33ble", "uno"]
+    assert rows.loc["nano33ble", "best_fitting (loss)"] == "big"
+    assert rows.loc["uno", "best_fitting (loss)"] == "small"
+    assert rows.loc["uno", "candidates_that_fit"] == "1 / 2"
+    assert rows.loc["uno", "example rejection"].startswith("arena")
+
+
 def test_run_search_grid_measures_every_candidate():
     data = _data()
     specs = [CNNSpec((16, 2), 3, (), 1, (8,)), CNNSpec((16, 2), 3, (4,), 1, ())]

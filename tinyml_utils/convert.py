@@ -149,20 +149,6 @@ def size_table(variants: dict[str, bytes]):
     return pd.DataFrame(rows)
 
 
-def save_variants(variants: dict[str, bytes], out_dir, stem: str = "model") -> dict[str, str]:
-    """Write each variant as ``<out_dir>/<stem>_<variant>.tflite``; returns the paths."""
-    from pathlib import Path
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for name, data in variants.items():
-        path = out / f"{stem}_{name}.tflite"
-        path.write_bytes(data)
-        paths[name] = str(path)
-    return paths
-
-
 def strip_strings(model_bytes: bytes) -> bytes:
     """The same model without tensor names, descriptions and signature strings.
 

@@ -334,26 +334,9 @@ def weights_bytes(model) -> int:
     This is the part of the flash that holds parameters; the rest of the file is the graph
     (operators, tensor shapes, quantization parameters, metadata).
     """
-    from tinyml_utils.analyze import tflite_model
+    from tinyml_utils.analyze.tflite_model import model_info
 
-    info = getattr(tflite_model, "model_info", None)
-    if info is not None:  # the analyze package's ModelInfo, when it provides the figure
-        value = getattr(info(model), "weights_bytes", None)
-        if value is not None:
-            return int(value)
-    obj = tflite_model.load_model_object(model)
-    total = 0
-    seen: set[int] = set()
-    for subgraph in obj.subgraphs:
-        for tensor in subgraph.tensors:
-            buf = tensor.buffer
-            if buf in seen or buf == 0:
-                continue
-            data = obj.buffers[buf].data
-            if data is not None and len(data):
-                seen.add(buf)
-                total += len(data)
-    return total
+    return model_info(model).weights_bytes
 
 
 def tflm_support(model) -> dict[str, Any]:

@@ -14,8 +14,8 @@ import numpy as np
 
 from tinyml_utils.models import CNNSpec
 
-#: 1-D signal model (e.g. 32 time steps x 3 axes): Conv1D blocks lower to
-#: EXPAND_DIMS / CONV_2D / RESHAPE / MAX_POOL_2D in TFLite.
+#: 1-D signal model (e.g. 32 time steps x 3 axes): the template builds it as a RESHAPE to
+#: (32, 1, 3) followed by CONV_2D (k, 1) / MAX_POOL_2D blocks in TFLite.
 SPEC_1D = CNNSpec(input_shape=(32, 3), num_classes=3, conv_filters=(4, 8), dense_units=(8,))
 #: 2-D model (16x16 "image", e.g. a small spectrogram) with a dense layer big enough
 #: (> 1,024 weights) that dynamic-range conversion really stores it as int8.

@@ -449,6 +449,11 @@ class ModelInfo:
         ]
         return pd.DataFrame(rows, columns=cols)
 
+    @property
+    def weights_bytes(self) -> int:
+        """Bytes of all constant tensors (weights, biases, shape constants): their flash."""
+        return int(sum(t.nbytes for t in self.constant_tensors()))
+
     def weights_frame(self):
         """DataFrame: constants grouped by dtype: tensors, weights (elements), bytes."""
         import pandas as pd

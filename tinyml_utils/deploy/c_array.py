@@ -225,3 +225,48 @@ def export_c_array(
     header_path.write_text(header)
     source_path.write_text(source)
     return CArrayExport(header_path, source_path, identifier, len(data), arena, summary)
+
+
+@dataclass
+class RoundTrip:
+    """What a compiled export gives back: the array's bytes and its address modulo 16."""
+
+    data: bytes
+    address_mod_16: int
+
+
+def compile_round_trip(export: CArrayExport, work_dir: str | Path) -> RoundTrip:
+    """Compile ``export`` into a tiny host program that writes the array back to a file.
+
+    The program is C or C++ after the export's source (``gcc -std=c11`` / ``g++ -std=c++11``,
+    ``-Wall -Wextra -Werror``). ``RoundTrip.data`` must equal the .tflite file and
+    ``address_mod_16`` must be 0 (``alignas(16)``).
+    """
+    import subprocess
+
+    from tinyml_utils.deploy.toolchains import require_tools
+
+    cpp = export.source.suffix in (".cc", ".cpp")
+    compiler, std = ("g++", "-std=c++11") if cpp else ("gcc", "-std=c11")
+    require_tools(compiler)
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    main = work / ("round_trip_main.cc" if cpp else "round_trip_main.c")
+    name = export.identifier
+    main.write_text(
+        f'#include <stdio.h>\n#include <stdint.h>\n#include "{export.header.name}"\n'
+        "int main(int argc, char **argv) {\n"
+        '  FILE *f = fopen(argv[1], "wb");\n'
+        "  (void)argc;\n"
+        f"  fwrite({name}, 1, {name}_len, f);\n"
+        "  fclose(f);\n"
+        f'  printf("%u\\n", (unsigned)((uintptr_t){name} % 16u));\n'
+        "  return 0;\n}\n"
+    )
+    exe = work / "round_trip"
+    include = f"-I{export.header.parent}"
+    cmd = [compiler, std, "-Wall", "-Wextra", "-Werror", include, str(main), str(export.source)]
+    subprocess.run([*cmd, "-o", str(exe)], check=True)
+    back = work / "round_trip.tflite"
+    out = subprocess.run([str(exe), str(back)], check=True, capture_output=True, text=True)
+    return RoundTrip(back.read_bytes(), int(out.stdout.strip()))

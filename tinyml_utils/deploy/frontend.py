@@ -253,3 +253,72 @@ def write_frontend(
             shutil.copyfile(FRONTEND_DIR / f, out / f)
             files.append(out / f)
     return files
+
+
+_HOST_MAIN = r"""
+#include <stdio.h>
+#include "app_frontend.h"
+int main(int argc, char **argv) {
+  static int16_t pcm[APP_CLIP_SAMPLES];
+  static float feats[APP_FEATURES], work[APP_FRONTEND_WORK];
+  static int8_t q[APP_FEATURES];
+  FILE *fin = fopen(argv[1], "rb"), *ff = fopen(argv[2], "wb"), *fq = fopen(argv[3], "wb");
+  if (argc != 4 || !fin || !ff || !fq) return 2;
+  while (fread(pcm, 2, APP_CLIP_SAMPLES, fin) == APP_CLIP_SAMPLES) {
+    tml_frontend_features(&app_frontend, pcm, feats, work);
+    tml_frontend_quantize(&app_frontend, feats, q, APP_FEATURES);
+    fwrite(feats, 4, APP_FEATURES, ff);
+    fwrite(q, 1, APP_FEATURES, fq);
+  }
+  fclose(fin);
+  fclose(ff);
+  fclose(fq);
+  return 0;
+}
+"""
+
+
+def host_features(
+    work_dir: str | Path,
+    preprocessing: str | Path | dict[str, Any],
+    model: ModelLike,
+    pcm: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The C front end, compiled for this PC with gcc, run on int16 clips ``(N, samples)``.
+
+    Returns (features float32 ``(N, n_features)``, model inputs int8 ``(N, n_features)``):
+    what the board computes, to compare with :func:`python_features`.
+    """
+    import subprocess
+
+    from tinyml_utils.deploy.toolchains import require_tools
+
+    require_tools("gcc")
+    work = Path(work_dir)
+    write_frontend(work, "app", preprocessing, model)
+    (work / "main.c").write_text(_HOST_MAIN)
+    exe = work / "frontend_host"
+    sources = [str(work / "main.c"), str(work / "tinyml_frontend.c")]
+    flags = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", f"-I{work}"]
+    subprocess.run(["gcc", *flags, *sources, "-lm", "-o", str(exe)], check=True)
+    np.ascontiguousarray(pcm, "<i2").tofile(work / "pcm.bin")
+    out_f, out_q = work / "features.bin", work / "input.bin"
+    subprocess.run([str(exe), str(work / "pcm.bin"), str(out_f), str(out_q)], check=True)
+    n = len(pcm)
+    return np.fromfile(out_f, np.float32).reshape(n, -1), np.fromfile(out_q, np.int8).reshape(n, -1)
+
+
+def python_features(
+    preprocessing: str | Path | dict[str, Any], model: ModelLike, pcm: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """What training computes for int16 clips: features of ``pcm / 32768`` (soundfile's
+    float), normalised, flattened, and quantized as the model input."""
+    from tinyml_utils import features as F
+    from tinyml_utils.analyze.interpreters import quantize
+
+    pre = load_preprocessing(preprocessing)
+    spec = frontend_spec(pre, model)
+    x = pcm.astype(np.float32) / np.float32(32768)
+    feats = F.normalize(F.audio_features(x, pre["features"]), pre["normalization"])
+    feats = feats.reshape(len(pcm), -1)
+    return feats, quantize(feats, np.int8, spec.input_scale, spec.input_zero_point)

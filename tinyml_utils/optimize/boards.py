@@ -206,3 +206,31 @@ def fit_table(
         out[f"fits_{key}"] = [c.fits for c in checks]
         out[f"why_not_{key}"] = ["" if c.fits else c.reason for c in checks]
     return out
+
+
+def fit_summary(fits, score_col: str = "val_accuracy"):
+    """One row per board from a :func:`fit_table` (rows in ranking order, best first).
+
+    Columns: board, flash_KB, RAM_KB, candidates_that_fit ("k / n"), the best fitting
+    candidate, its ``score_col`` and the first rejection's reason.
+    """
+    import pandas as pd
+
+    rows = []
+    for key, board in BOARDS.items():
+        if f"fits_{key}" not in fits:
+            continue
+        ok = fits[fits[f"fits_{key}"]]
+        reasons = fits.loc[~fits[f"fits_{key}"], f"why_not_{key}"]
+        rows.append(
+            {
+                "board": key,
+                "flash_KB": round(board.flash_kb),
+                "RAM_KB": round(board.ram_kb),
+                "candidates_that_fit": f"{len(ok)} / {len(fits)}",
+                "best_fitting (loss)": ok.iloc[0]["candidate"] if len(ok) else "none",
+                f"its {score_col}": ok.iloc[0][score_col] if len(ok) else None,
+                "example rejection": reasons.iloc[0] if len(reasons) else "",
+            }
+        )
+    return pd.DataFrame(rows)

@@ -325,7 +325,7 @@ def footprint(model, x_calibration: np.ndarray, x_eval: np.ndarray, y_eval: np.n
     """
     from tinyml_utils.analyze.tflm import measure_arena
     from tinyml_utils.convert import convert
-    from tinyml_utils.optimize.search import count_macs
+    from tinyml_utils.optimize.search import _macs_of
     from tinyml_utils.train import evaluate_tflite
 
     int8 = convert(model, "int8", x_calibration)
@@ -338,7 +338,7 @@ def footprint(model, x_calibration: np.ndarray, x_eval: np.ndarray, y_eval: np.n
         "int8_bytes": len(int8),
         "int8_gzip_bytes": gzip_bytes(int8),
         "arena_bytes": measure_arena(int8).arena_bytes,
-        "macs": count_macs(model),
+        "macs": _macs_of(int8),
         "accuracy": round(float(result.accuracy), 4),
         "balanced_accuracy": round(float(result.balanced_accuracy), 4),
     }

@@ -22,9 +22,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from tinyml_utils.convert import VARIANTS
 from tinyml_utils.errors import DataError
 
-PTQ_VARIANTS = ("float32", "dynamic_range", "float16", "int8")
+PTQ_VARIANTS = VARIANTS  # float32, dynamic_range, float16, int8
 _WEIGHT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 
 
@@ -32,9 +33,9 @@ def ptq_variants(
     model, representative_data: np.ndarray, variants: Sequence[str] = PTQ_VARIANTS
 ) -> dict[str, bytes]:
     """The post-training variants of ``model`` as .tflite bytes, keyed by variant name."""
-    from tinyml_utils.convert import convert
+    from tinyml_utils.convert import convert_all
 
-    return {v: convert(model, v, representative_data) for v in variants}
+    return convert_all(model, representative_data, tuple(variants))
 
 
 def tflite_accuracy(model_bytes: bytes, x: np.ndarray, y: np.ndarray) -> float:

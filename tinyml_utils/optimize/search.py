@@ -179,22 +179,22 @@ def enumerate_candidates(
 
 
 def count_macs(model) -> int:
-    """Multiply-accumulates of one inference of a Keras Conv/Dense model (batch 1).
+    """Multiply-accumulates of one inference of a Keras model (batch 1).
 
-    Conv: output positions x kernel size x input channels x filters; Dense: inputs x units.
-    Pooling, activations and softmax are cheap in comparison and not counted.
+    Counted on the model's float32 .tflite file by :func:`tinyml_utils.analyze.compute.total_macs`
+    (conv: output positions x kernel size x input channels x filters; fully connected: inputs
+    x units), so the search, pruning and the benchmark report one and the same figure.
     """
-    from tinyml_utils.tf import keras
+    from tinyml_utils.convert import convert
 
-    macs = 0
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv1D | keras.layers.Conv2D):
-            out_positions = int(np.prod(layer.output_shape[1:-1]))
-            kernel = int(np.prod(layer.kernel_size))
-            macs += out_positions * kernel * int(layer.input_shape[-1]) * int(layer.filters)
-        elif isinstance(layer, keras.layers.Dense):
-            macs += int(layer.input_shape[-1]) * int(layer.units)
-    return macs
+    return _macs_of(convert(model, "float32"))
+
+
+def _macs_of(model_bytes: bytes) -> int:
+    from tinyml_utils.analyze.compute import total_macs
+    from tinyml_utils.analyze.tflite_model import model_info
+
+    return int(total_macs(model_info(model_bytes)))
 
 
 def tflite_accuracy(model_bytes: bytes, x: np.ndarray, y: np.ndarray) -> float:
@@ -276,7 +276,7 @@ def _measure(
         "weights_bytes": _weights_bytes(blob),
         "tflite_bytes": len(blob),
         "arena_bytes": measure_arena(blob),
-        "macs": count_macs(trial.model),
+        "macs": _macs_of(blob),
         "epochs": trial.epochs,
         "keras_val_accuracy": round(trial.keras_val_accuracy, 4),
         "val_accuracy": round(tflite_accuracy(blob, data.x_val, data.y_val), 4),
