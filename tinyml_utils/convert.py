@@ -152,8 +152,8 @@ def size_table(variants: dict[str, bytes]):
 def strip_strings(model_bytes: bytes) -> bytes:
     """The same model without tensor names, descriptions and signature strings.
 
-    A microcontroller never reads them, yet they take 15-25 % of a small int8 file (the
-    MotionSense reference model: 10,208 -> 8,056 bytes). Weights, graph and quantization are
+    A microcontroller never reads them, yet they are a sizeable share of a small int8 file
+    (notebook 10 measures it for its model). Weights, graph and quantization are
     untouched, so outputs and the TFLM arena are identical. Keep the named file for
     debugging and Netron; flash the stripped one.
     """

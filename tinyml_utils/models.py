@@ -7,9 +7,10 @@ conv block i). 3-D inputs ``(height, width, channels)`` use Conv2D/MaxPool2D. Si
 ``(steps, channels)`` are reshaped once to ``(steps, 1, channels)`` and use Conv2D with
 ``(k, 1)`` kernels (``one_d_layout="conv2d"``, the default): TFLite has no 1-D convolution,
 and Keras' Conv1D/MaxPool1D become EXPAND_DIMS + CONV_2D + RESHAPE in every block. The same
-network as Conv2D (k, 1) converts to half the ops, ~25 % less flash and ~25 % less TFLM
-arena, with identical outputs (measured in notebook 08). ``one_d_layout="conv1d"`` keeps
-Keras' Conv1D layers, for comparison. The spec is plain data (JSON), so a
+network as Conv2D (k, 1) converts to fewer ops, a smaller file and a smaller TFLM arena, with
+identical outputs (MotionSense: 11 ops instead of 16, 10,208 instead of 12,104 bytes, arena
+6,480 instead of 8,240 bytes; results/optimization/08_unsupported_ops/channels_first_cost.md).
+``one_d_layout="conv1d"`` keeps Keras' Conv1D layers, for comparison. The spec is plain data (JSON), so a
 model folder can record exactly what was built, and the size search can enumerate specs.
 """
 
