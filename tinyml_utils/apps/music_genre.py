@@ -2,6 +2,12 @@
 
 Model input (default): the 57 track features of features_30_sec.csv; with ``kind="audio"``,
 216 frames x 13 MFCCs of 5 s clips.
+
+Split (``split=``): ``"artist"`` (default) is the fault-filtered, artist-disjoint split of
+Kereliuk et al. 2015 (``gtzan.artist_split()``) restricted to the tracks present: no artist
+on two sides, the 70 faulty tracks left out. ``"track"`` draws the same numbers of the same
+tracks at random (seeded): what a random track split reports, for comparison. Synthetic
+data has no artists, so it is split by track either way (and says so).
 """
 
 from __future__ import annotations
@@ -13,6 +19,9 @@ import numpy as np
 from tinyml_utils.apps.base import KB, App, Reference
 from tinyml_utils.core.errors import DataError
 from tinyml_utils.data import features as F
+from tinyml_utils.data.datasets import gtzan
+
+SPLITS = ("artist", "track")
 
 REFERENCES = (
     Reference(
@@ -73,7 +82,8 @@ class MusicGenre(App):
         "kind": "features",  # "features" (features_30_sec.csv) or "audio" (MFCC of clips)
         "clip_seconds": 5.0,  # audio: 30 s tracks are cut into clips of this length
         "features": F.AUDIO_PRESETS["music_genre"],
-        "test_size": 0.2,
+        "split": "artist",  # "artist" (Kereliuk et al. 2015) or "track" (random, for comparison)
+        "test_size": 0.2,  # synthetic data only (the artist split fixes the real sizes)
         "val_size": 0.1,
     }
     load_options = ("kind",)
@@ -84,7 +94,51 @@ class MusicGenre(App):
     def check_options(self, cfg: dict[str, Any]) -> dict[str, Any]:
         if cfg["kind"] not in ("features", "audio"):
             raise DataError(f"music_genre kind must be 'features' or 'audio', got {cfg['kind']!r}.")
+        if cfg["split"] not in SPLITS:
+            raise DataError(f"music_genre split must be one of {SPLITS}, got {cfg['split']!r}.")
         return cfg
+
+    def split(self, ds, cfg: dict[str, Any], seed: int):
+        """The artist-disjoint split of the tracks present, or a random one of the same sizes."""
+        if ds.source == "synthetic" or cfg.get("test_groups") is not None:
+            parts = super().split(ds, cfg, seed)
+            if ds.source == "synthetic" and cfg["split"] == "artist":
+                for part in parts:
+                    part.meta["split"] += " (synthetic data has no artists: split by track)"
+            return parts
+        tracks = np.array([gtzan.track_of(str(g)) for g in ds.groups])
+        sides = gtzan.split_side(tracks)
+        counts = {side: len(np.unique(tracks[sides == side])) for side in gtzan.SPLIT_SIDES}
+        if min(counts.values()) == 0:
+            raise DataError(
+                f"the {len(np.unique(tracks))} GTZAN tracks here leave a side of the artist "
+                f"split empty (tracks per side: {counts}). Fix: use the full dataset "
+                "(`tinyml data download gtzan` for the audio), or split='track'."
+            )
+        kept = np.unique(tracks[sides != ""])
+        left_out = len(np.unique(tracks)) - len(kept)
+        if cfg["split"] == "artist":
+            side_of_track = dict(zip(tracks, sides, strict=True))
+            how = "by artist (fault-filtered split of Kereliuk et al. 2015)"
+        else:
+            order = np.random.default_rng(seed).permutation(kept)
+            n_test, n_val = counts["test"], counts["valid"]
+            side_of_track = {t: "test" for t in order[:n_test]}
+            side_of_track.update({t: "valid" for t in order[n_test : n_test + n_val]})
+            side_of_track.update({t: "train" for t in order[n_test + n_val :]})
+            how = f"by track at random (seed {seed}; same tracks and sizes as the artist split)"
+        example_side = np.array([side_of_track.get(t, "") for t in tracks])
+        text = (
+            f"{how}: train {counts['train']}, val {counts['valid']}, test {counts['test']} "
+            f"tracks; {left_out} faulty tracks (repeated, distorted, mislabelled) left out"
+        )
+        parts = []
+        for side in gtzan.SPLIT_SIDES:
+            part = ds.subset(example_side == side)
+            part.meta["split"] = text
+            part.meta["excluded_groups"] = sorted(set(tracks[example_side == ""]))
+            parts.append(part)
+        return tuple(parts)
 
     def feature_params(self, ds, cfg: dict[str, Any]) -> dict[str, Any]:
         params: dict[str, Any] = {"kind": cfg["kind"]}
