@@ -123,6 +123,8 @@ def test_audio_download_through_a_local_mirror(tmp_path, monkeypatch):
         again = datasets.load("gtzan", kind="audio", progress=False)  # auto: the cache
         assert again.source == f"local:{cache / 'genres'}"
         np.testing.assert_array_equal(again.x, ds.x)
+        two = datasets.load("gtzan", kind="audio", tracks=["rock.00000", "jazz.00000.wav"])
+        assert list(two.meta["files"]) == ["jazz.00000.wav", "rock.00000.wav"]
         # ten tracks are far from enough for the artist split: the error says what to do
         assert not gtzan.covers_split(ds.groups)
         with pytest.raises(DataError, match="leave a genre without tracks"):
@@ -130,3 +132,14 @@ def test_audio_download_through_a_local_mirror(tmp_path, monkeypatch):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_quick_real_audio_reads_a_few_tracks_per_genre_and_side():
+    cfg = apps.app_options("music_genre", quick=True, kind="audio")
+    kwargs = apps.get_app("music_genre").load_kwargs(cfg, "local")
+    tracks = kwargs["tracks"]
+    assert "max_tracks_per_side" not in kwargs and len(tracks) == 2 * 3 * len(gtzan.GENRES)
+    assert gtzan.covers_split(tracks)  # still artist-disjoint, every genre on every side
+    assert "tracks" not in apps.get_app("music_genre").load_kwargs(cfg, "synthetic")
+    full = apps.app_options("music_genre", kind="audio")
+    assert "tracks" not in apps.get_app("music_genre").load_kwargs(full, "local")

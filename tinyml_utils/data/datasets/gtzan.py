@@ -253,8 +253,9 @@ def read_features(path: Path) -> Dataset:
     )
 
 
-def read_audio(folder: Path, duration: float = 30.0, progress: bool = True) -> Dataset:
-    """Every <genre>/<genre>.NNNNN.wav under ``folder``, padded/trimmed to ``duration`` s."""
+def read_audio(folder: Path, duration: float = 30.0, progress: bool = True, tracks=None) -> Dataset:
+    """Every <genre>/<genre>.NNNNN.wav under ``folder`` (only ``tracks``, names such as
+    "blues.00000", if given), padded/trimmed to ``duration`` s."""
     import soundfile as sf
     from tqdm.auto import tqdm
 
@@ -266,6 +267,9 @@ def read_audio(folder: Path, duration: float = 30.0, progress: bool = True) -> D
         for f in sorted((folder / genre).iterdir())
         if f.suffix.lower() in (".wav", ".au")
     ]
+    if tracks is not None:
+        wanted = {track_of(str(t)) for t in tracks}
+        files = [(genre, f) for genre, f in files if track_of(f.name) in wanted]
     if not files:
         raise DataError(
             f"{folder}: no <genre>/*.wav files (genres: {GENRES}). Fix: arrange the files as "
@@ -323,8 +327,10 @@ def read_path(
     features_file: str = FEATURES_FILE,
     duration: float = 30.0,
     progress: bool = True,
+    tracks=None,
 ) -> Dataset:
-    """Read features (a CSV file or a folder holding it) or audio from ``path``."""
+    """Read features (a CSV file or a folder holding it) or audio (only ``tracks``, if
+    given) from ``path``."""
     path = Path(path)
     if kind == "features":
         found = find_features_file(path, features_file)
@@ -340,7 +346,7 @@ def read_path(
             f"no genres_original/<genre>/ folders of WAVs in {path}. Fix: arrange the files as "
             f"{LOCATION.layout}. {LOCATION.get_it}."
         )
-    return read_audio(folder, duration=duration, progress=progress)
+    return read_audio(folder, duration=duration, progress=progress, tracks=tracks)
 
 
 # ---------------------------------------------------------------------------------------
@@ -474,11 +480,13 @@ def load(
     duration: float = 30.0,
     seed: int = 0,
     progress: bool = True,
+    tracks=None,
     **synthetic_options,
 ) -> Dataset:
     """GTZAN features or audio (see the module docstring). ``data_dir`` may be the folder or,
-    for features, the CSV file itself. ``seed`` and ``synthetic_options`` (tracks_per_genre)
-    only affect ``source="synthetic"``."""
+    for features, the CSV file itself. ``tracks`` (names such as "blues.00000") reads only
+    those audio files (quick runs, a subset). ``seed`` and ``synthetic_options``
+    (tracks_per_genre) only affect ``source="synthetic"``."""
     check_source(source)
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -492,7 +500,7 @@ def load(
                 f"{LOCATION.get_it}."
             )
         folder = download(progress=progress)
-        ds = read_path(folder, kind="audio", duration=duration, progress=progress)
+        ds = read_path(folder, kind="audio", duration=duration, progress=progress, tracks=tracks)
         ds.source = f"download:{_downloaded_url(folder)}"
         return ds
 
@@ -503,5 +511,10 @@ def load(
 
     path = resolve_path(LOCATION, source, data_dir, looks_right)
     return read_path(
-        path, kind=kind, features_file=features_file, duration=duration, progress=progress
+        path,
+        kind=kind,
+        features_file=features_file,
+        duration=duration,
+        progress=progress,
+        tracks=tracks if kind == "audio" else None,
     )
