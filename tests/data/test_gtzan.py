@@ -143,3 +143,28 @@ def test_quick_real_audio_reads_a_few_tracks_per_genre_and_side():
     assert "tracks" not in apps.get_app("music_genre").load_kwargs(cfg, "synthetic")
     full = apps.app_options("music_genre", kind="audio")
     assert "tracks" not in apps.get_app("music_genre").load_kwargs(full, "local")
+
+
+@pytest.mark.slow  # about 50 s on 2 busy cores: 360 clips through the MFCC front end
+@pytest.mark.real_data
+def test_the_mfcc_cnn_input_from_real_audio_split_by_artist(tmp_path):
+    """A folder in the original layout holding the quick-mode tracks (each a link to the real
+    sample WAV of its genre) goes through the real-audio path: artist split, 216 x 13 MFCCs."""
+    sample = app_data_dir("music_genre") / "genres_original_sample"
+    cfg = apps.app_options("music_genre", quick=True, kind="audio")
+    tracks = apps.get_app("music_genre").load_kwargs(cfg, "local")["tracks"]
+    for track in tracks:
+        genre = track.split(".")[0]
+        (tmp_path / "genres" / genre).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "genres" / genre / f"{track}.wav").symlink_to(
+            sample / genre / f"{genre}.00000.wav"
+        )
+    data = apps.prepare("music_genre", source="local", data_dir=tmp_path, quick=True, kind="audio")
+    assert data.input_shape == (216, 13) and data.source.startswith("local:")
+    assert "by artist" in data.split
+    split = data.preprocessing["split"]
+    published = gtzan.artist_split()
+    assert set(split["test_groups"]) <= set(published["test"])
+    assert set(split["train_groups"]) <= set(published["train"])
+    assert [len(split[k]) for k in ("train_groups", "val_groups", "test_groups")] == [20, 20, 20]
+    assert len(data.y_train) == len(data.y_test) == 20 * 6  # six 5 s clips per 30 s track
