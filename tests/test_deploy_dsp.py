@@ -107,15 +107,11 @@ def generated(dsp_models, tmp_path_factory):
     out = tmp_path_factory.mktemp("dsp")
     rng = np.random.default_rng(5)
     cases = {}
-    default_limit = codegen.EXPAND_LIMIT_BYTES
     for name, data in dsp_models.items():
         for im2col in (False, True):
-            codegen.EXPAND_LIMIT_BYTES = 0 if im2col else default_limit
-            try:
-                key = f"{name}_im2col" if im2col else name
-                gen = codegen.generate(data, key, out / key)
-            finally:
-                codegen.EXPAND_LIMIT_BYTES = default_limit
+            key = f"{name}_im2col" if im2col else name
+            limit = 0 if im2col else codegen.EXPAND_LIMIT_BYTES
+            gen = codegen.generate(data, key, out / key, expand_limit_bytes=limit)
             x = rng.integers(-128, 128, size=(N_INPUTS, gen.input_size), dtype=np.int8)
             cases[key] = (gen, x, reference.reference_outputs(data, x))
     return cases
@@ -279,14 +275,14 @@ def _write_requant_sources(out) -> tuple[int, int]:
     for f in codegen.RUNTIME_FILES:
         (out / f).write_bytes((codegen.RUNTIME_DIR / f).read_bytes())
     rows = ",\n".join(
-        "{" + ", ".join(codegen._c_int32(v) for v in row) + "}" for _, row, _, _, _ in cases
+        "{" + ", ".join(codegen.c_int32(v) for v in row) + "}" for _, row, _, _, _ in cases
     )
     (out / "rq_cases.h").write_text(
         f"#define RQ_N {len(cases)}\n"
         f"static const tml_chan rq_chans[RQ_N] = {{\n{rows}\n}};\n"
         f"static const int rq_kind[RQ_N] = {{{', '.join(str(c[0]) for c in cases)}}};\n"
         "static const int32_t rq_acc[RQ_N] = {"
-        + ", ".join(codegen._c_int32(c[2]) for c in cases)
+        + ", ".join(codegen.c_int32(c[2]) for c in cases)
         + "};\n"
         f"static const int rq_zp[RQ_N] = {{{', '.join(str(c[3]) for c in cases)}}};\n"
         f"static const int rq_want[RQ_N] = {{{', '.join(str(c[4]) for c in cases)}}};\n"
