@@ -50,7 +50,10 @@ kernels (the firmware checks it; the tests check 120 real inputs per app).
   kernels gain on the same core.
 * flash = text + data, RAM = data + bss of the benchmark firmware (model, kernels, start-up
   code, one test input; stack not included); `arena_bytes` = the generated static activation
-  plan, `scratch_bytes` = the DSP kernels' widened-input buffer (included in RAM).
+  plan, `scratch_bytes` = the DSP kernels' widened-input buffer plus, for a convolution pooled
+  on the fly, its band (included in RAM). A CONV_2D followed by a MAX_POOL_2D is one layer
+  (`+ max pool` in `detail`): the pooling is computed on the fly, the convolution's output is
+  never stored, so the two have one instruction count.
 * Per-layer counts, with the DSP variant each layer got: `layers.csv`.
   Reproduce: `.venv/bin/python scripts/benchmark_mcu.py`.
 

@@ -31,6 +31,11 @@
  *    (SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT) are one 64-bit
  *    multiply-accumulate with a precomputed nudge and one shift - exactly equal, proved in
  *    the comment - about 10 instructions per output instead of 25.
+ * 7. A convolution whose output only feeds a max pool (VALID, stride = window) is pooled on
+ *    the fly (tml_conv_pool_dsp, TinyEngine style): the convolution values of f_h rows x a
+ *    chunk of columns go to a small band in the scratch, which is pooled 4 channels per
+ *    SSUB8 + SEL; the convolution's output tensor never exists, and rows and columns no
+ *    pooling window covers are neither widened nor computed.
  */
 #ifndef TINYML_KERNELS_DSP_H
 #define TINYML_KERNELS_DSP_H
@@ -546,6 +551,96 @@ TML_AI void tml_conv_dsp(const tml_conv_geom g, const int8_t *in, int8_t *out,
         tml_conv_block(g, weights, ch, buf, col, 2 * col, 3 * col, g.row_len4,
                        out + p * g.out_c, n, 4);
       }
+    }
+  }
+}
+
+/* ---- CONV_2D + MAX_POOL_2D, the convolution's output never stored ---------------------- */
+
+/* The pooling over the convolution's output grid (in the geometry of tml_conv_geom: a
+ * convolution "as 1-D along H" pools along its W), VALID, stride = window. The convolution
+ * values of `chunk` output columns (a multiple of f_w, of 4 when it is shorter than a row)
+ * times f_h rows go to a band of f_h * chunk * out_c bytes at byte `band` of the scratch,
+ * after the widened input; the band is pooled and overwritten by the next chunk. */
+typedef struct {
+  int16_t f_h, f_w, out_h, out_w, chunk, band;
+} tml_fuse_geom;
+
+/* Output row oy, the n columns from x0 (a multiple of 4: the same 4-pixel blocks, hence the
+ * same aligned loads, as tml_conv_dsp), every channel, into dst (pixel after pixel). */
+TML_AI void tml_conv_cols(const tml_conv_geom g, const int8_t *in, int16_t *buf, const int oy,
+                          const int x0, const int n, int8_t *dst, const int8_t *weights,
+                          const tml_chan *ch) {
+  int i;
+  if (g.expand) {
+    const int pos = g.stride_w * g.in_c;
+    const int step = g.twin ? 2 * g.row_elems : g.row_elems;
+    const int shift = g.twin ? g.row_elems - 1 : 0;
+    const int16_t *row = buf + oy * g.stride_h * step + x0 * pos;
+    const int16_t *x = row;
+    int8_t *d = dst;
+    for (i = 0; i + 4 <= n; i += 4, x += 4 * pos, d += 4 * g.out_c) {
+      tml_conv_block(g, weights, ch, x, shift + pos, 2 * pos, shift + 3 * pos, g.dil_h * step,
+                     d, 4, 4);
+    }
+    for (; i < n; ++i, x += pos, d += g.out_c) { /* x0 is even: pixel i is odd when i is */
+      tml_conv_block(g, weights, ch, x + ((i & 1) ? shift : 0), 0, 0, 0, g.dil_h * step, d, 1,
+                     1);
+    }
+  } else {
+    const int col = g.k_h * g.row_len4;
+    int j, m;
+    for (i = 0; i < n; i += 4) {
+      m = n - i < 4 ? n - i : 4;
+      for (j = 0; j < m; ++j) tml_im2col(g, in, oy, x0 + i + j, buf + j * col);
+      if (m == 4) {
+        tml_conv_block(g, weights, ch, buf, col, 2 * col, 3 * col, g.row_len4,
+                       dst + i * g.out_c, 4, 4);
+      } else { /* columns past m hold stale (finite) values; their outputs are not stored */
+        tml_conv_block(g, weights, ch, buf, col, 2 * col, 3 * col, g.row_len4,
+                       dst + i * g.out_c, m, 4);
+      }
+    }
+  }
+}
+
+/* `cols` / f_w pooled pixels from a band of f_h rows of `cols` pixels (C % 4 == 0). */
+TML_AI void tml_band_max(const int8_t *band, int8_t *dst, const int cols, const int C,
+                         const int f_h, const int f_w) {
+  int p, c, fy, fx;
+  for (p = 0; p < cols / f_w; ++p, dst += C) {
+    const int8_t *corner = band + p * f_w * C;
+    for (c = 0; c < C; c += 4) {
+      uint32_t m = tml_rd32(corner + c);
+      TML_UNROLL
+      for (fy = 0; fy < f_h; ++fy) {
+        TML_UNROLL
+        for (fx = (fy == 0 ? 1 : 0); fx < f_w; ++fx) {
+          m = tml_max4(m, tml_rd32(corner + (fy * cols + fx) * C + c));
+        }
+      }
+      tml_wr32(dst + c, m);
+    }
+  }
+}
+
+/* CONV_2D whose output only feeds a MAX_POOL_2D: out receives the pooled values. Convolution
+ * rows and columns that no pooling window covers are not computed. */
+TML_AI void tml_conv_pool_dsp(const tml_conv_geom g, const tml_fuse_geom f, const int8_t *in,
+                              int8_t *out, uint32_t *scratch, const int8_t *weights,
+                              const tml_chan *ch) {
+  int16_t *buf = (int16_t *)(void *)scratch;
+  int8_t *band = (int8_t *)(void *)scratch + f.band;
+  const int used = f.out_w * f.f_w;
+  int py, x0, r;
+  if (g.expand) tml_conv_widen_input(g, in, buf);
+  for (py = 0; py < f.out_h; ++py) {
+    for (x0 = 0; x0 < used; x0 += f.chunk) {
+      const int n = used - x0 < f.chunk ? used - x0 : f.chunk;
+      for (r = 0; r < f.f_h; ++r) {
+        tml_conv_cols(g, in, buf, py * f.f_h + r, x0, n, band + r * n * g.out_c, weights, ch);
+      }
+      tml_band_max(band, out + (py * f.out_w + x0 / f.f_w) * g.out_c, n, g.out_c, f.f_h, f.f_w);
     }
   }
 }

@@ -16,7 +16,11 @@ RELU_N1_TO_1, SOFTMAX, LOGISTIC, with fused activations (RELU, RELU6, RELU_N1_TO
 
 Memory: activations live in one static arena planned like TFLM does (greedy, by lifetime, with
 :func:`tinyml_utils.analyze.memory.plan_arena`); the model input is read straight from the
-caller's buffer and the output written straight into the caller's buffer::
+caller's buffer and the output written straight into the caller's buffer. A CONV_2D whose
+output only feeds a MAX_POOL_2D (VALID, stride = window) is computed with the pooling on the
+fly (TinyEngine style): its output never exists in full, only a band of at most
+``BAND_LIMIT_BYTES`` in the DSP scratch, and convolution rows/columns no window covers are
+skipped::
 
     from tinyml_utils.deploy.codegen import generate
     g = generate("model_int8.tflite", "carsensor", "build/carsensor_c")
@@ -43,6 +47,7 @@ from tinyml_utils.deploy.codegen.generator import (
 from tinyml_utils.deploy.codegen.lowering import (
     ALIAS_OPS,
     APPROX_OPS,
+    BAND_LIMIT_BYTES,
     EXPAND_LIMIT_BYTES,
     LD_C,
     LD_LDR,
@@ -72,6 +77,7 @@ __all__ = [
     "ALIAS_OPS",
     "APPROX_OPS",
     "ARENA_ALIGNMENT",
+    "BAND_LIMIT_BYTES",
     "EXPAND_LIMIT_BYTES",
     "LD_C",
     "LD_LDR",

@@ -122,7 +122,8 @@ def comment_lines(info, name: str, g: dict[str, Any]) -> list[str]:
         f"input  {tuple(tin.shape)} int8, {tin.quantization_text()}",
         f"output {tuple(tout.shape)} int8, {tout.quantization_text()}",
         f"activation arena {g['arena']} bytes (static, planned by lifetime); "
-        f"DSP scratch {g['scratch']} bytes (DSP build only: widened inputs / im2col columns)",
+        f"DSP scratch {g['scratch']} bytes (DSP build only: widened inputs / im2col columns"
+        " / pooling bands)",
         f"constants: {g['consts']['portable']} bytes (portable build), "
         f"{g['consts']['dsp']} bytes (DSP build)",
         f"multiply-accumulates per inference: {g['macs']}",

@@ -34,7 +34,8 @@ class GeneratedModel:
         input_shape, output_shape, input_scale, input_zero_point, output_scale,
         output_zero_point: the model interface.
         arena_bytes: the static activation arena (input and output excluded).
-        scratch_bytes: RAM of the DSP (SMLAD) kernels: widened inputs or im2col columns.
+        scratch_bytes: RAM of the DSP (SMLAD) kernels: widened inputs or im2col columns,
+            and the band of a convolution pooled on the fly.
         weights_bytes: bytes of constant arrays (weights, biases, multipliers, tables) of
             the portable build; dsp_weights_bytes: the same for the DSP build (weights
             re-arranged, one 20-byte tml_chan record per output channel).
@@ -106,13 +107,19 @@ def generate(
     storage = Storage()
     low = Lowering(info, prefix, expand_limit=expand_limit_bytes)
     calls: list[tuple[str, list[int], list[int]]] = []
-    for op in info.ops:
-        template = low.lower(op)
+    fused = set()  # positions of pools computed inside the preceding convolution
+    for position, op in enumerate(info.ops):
+        if position in fused:
+            continue
+        pool = low.fusable_pool(position)
+        template = low.lower(op, pool)
         if template is None:  # alias: output shares the input's bytes
             storage.union(op.inputs[0], op.outputs[0])
             continue
         ins = [i for i in op.inputs if i >= 0 and not info.tensor(i).is_constant]
-        calls.append((template, ins, list(op.outputs)))
+        if pool is not None:
+            fused.add(position + 1)
+        calls.append((template, ins, list((pool or op).outputs)))
     same = storage.find(tin.index) == storage.find(tout.index)
     slots, arena = plan(info, storage, calls) if calls else ({}, 0)
 

@@ -10,6 +10,7 @@ calls: the portable kernel (``tinyml_kernels.c``) and the Cortex-M4 DSP kernel
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -86,6 +87,20 @@ def quant_body(em: Emitter, tag: str, info, op, bias_index: int, mults, shifts, 
     return f"  {{ {-in_zp}, {out_zp}, {lo}, {hi}, {bias}, {mult}, {shift} }}"
 
 
+#: A fused CONV_2D + MAX_POOL_2D computes its convolution values into a band of at most this
+#: many bytes (window rows x chunk columns x channels) in the DSP scratch, then pools it.
+BAND_LIMIT_BYTES = 256
+
+
+def _band_chunk(rows: int, used: int, f_w: int, channels: int) -> int:
+    """Columns per band: the used row when it fits BAND_LIMIT_BYTES, else the largest
+    multiple of lcm(4, f_w) (whole 4-pixel blocks, whole windows) that fits, at least one."""
+    if rows * used * channels <= BAND_LIMIT_BYTES:
+        return used
+    step = 4 * f_w // math.gcd(4, f_w)
+    return max(step, BAND_LIMIT_BYTES // (rows * channels) // step * step)
+
+
 class Lowering:
     """Turns each op into a kernel call with constant parameters."""
 
@@ -98,8 +113,39 @@ class Lowering:
         self.macs = 0
         self.layers: list[dict[str, Any]] = []
 
+    def fusable_pool(self, position: int):
+        """The MAX_POOL_2D that can be computed inside the CONV_2D at ``position`` of the op
+        list (its output never stored), or None.
+
+        Fused when the pool is the next op and the convolution's only reader, VALID with
+        stride = window (every conv value in at most one window), without a clamp, on a
+        multiple of 4 channels (the DSP build pools 4 channels per instruction).
+        """
+        ops = self.info.ops
+        if position + 1 >= len(ops) or ops[position].name != "CONV_2D":
+            return None
+        conv, pool = ops[position], ops[position + 1]
+        t = conv.outputs[0]
+        readers = sum(i == t for o in ops for i in o.inputs)
+        if pool.name != "MAX_POOL_2D" or pool.inputs[0] != t or readers != 1:
+            return None
+        if t in self.info.outputs or len(self.info.tensor(t).shape) != 4:
+            return None
+        o = pool.options
+        fh, fw = int(o["filter_height"]), int(o["filter_width"])
+        if (int(o["stride_h"]), int(o["stride_w"])) != (fh, fw):
+            return None
+        tin, tout = self.info.tensor(t), self.info.tensor(pool.outputs[0])
+        _, in_h, in_w, c = (int(d) for d in tin.shape)
+        _, out_h, out_w, _ = (int(d) for d in tout.shape)
+        if (out_h, out_w) != (in_h // fh, in_w // fw) or c % 4 or tout.dtype != "int8":
+            return None
+        if quant(tin) != quant(tout) or o["fused_activation_function"] not in (None, "NONE"):
+            return None
+        return pool
+
     # each method returns a C call template with {in0} {in1} {out} {scratch} placeholders
-    def lower(self, op) -> str | None:
+    def lower(self, op, pool=None) -> str | None:
         name = op.name
         if name in ALIAS_OPS:
             return None
@@ -117,9 +163,11 @@ class Lowering:
                     f"op {op.index} {name}: tensor {t.name} is {t.dtype}; the C generator "
                     "supports full-int8 models only (convert with variant 'int8')."
                 )
+        if pool is not None:
+            return self._conv_2d(op, f"op{op.index}", pool)
         return method(op, f"op{op.index}")
 
-    def _conv_2d(self, op, tag):
+    def _conv_2d(self, op, tag, pool=None):
         info, o = self.info, op.options
         tin, w, tout = (
             info.tensor(op.inputs[0]),
@@ -175,8 +223,18 @@ class Lowering:
         d_weights = np.zeros((oc, g["kh"], d_row_len4), np.int8)
         d_weights[:, :, :d_row_len] = w.data().reshape(oc, g["kh"], d_row_len)
         d_k_len4 = g["kh"] * d_row_len4
-        pad_rows = (g["oh"] - 1) * g["sh"] + (g["kh"] - 1) * g["dh"] + 1
-        pad_cols = (g["ow"] - 1) * g["sw"] + (g["kw"] - 1) * g["dw"] + 1
+        fuse = None
+        used_h, used_w = g["oh"], g["ow"]
+        if pool is not None:  # the pool's window in the DSP geometry (1-D: along W)
+            po = pool.options
+            pfh, pfw = int(po["filter_height"]), int(po["filter_width"])
+            fuse = dict(fh=pfh, fw=pfw, oh=out_h // pfh, ow=out_w // pfw)
+            if collapsed:
+                fuse = dict(fh=1, fw=pfh, oh=1, ow=out_h // pfh)
+            # rows and columns no pooling window covers are neither computed nor widened
+            used_h, used_w = fuse["oh"] * fuse["fh"], fuse["ow"] * fuse["fw"]
+        pad_rows = (used_h - 1) * g["sh"] + (g["kh"] - 1) * g["dh"] + 1
+        pad_cols = (used_w - 1) * g["sw"] + (g["kw"] - 1) * g["dw"] + 1
         # DSP input layout: the padded input widened once (rows of row_elems int16 values,
         # even so that rows stay word-aligned), or 4 im2col columns (dilated / too large)
         pos = g["sw"] * g["ic"]  # int16 values between the windows of neighbouring pixels
@@ -189,7 +247,12 @@ class Lowering:
         with self.em.only("dsp"):
             wd = self.em.array("int8_t", f"{tag}_wd", permute_groups(d_weights), align=True)
             ch = self.em.chans(f"{tag}_ch", rows)
-        self.scratch_int16 = max(self.scratch_int16, widened if expand else 4 * d_k_len4)
+        scratch = widened if expand else 4 * d_k_len4  # int16 values
+        if fuse is not None:
+            fuse["band"] = -(-2 * scratch // 4) * 4  # byte offset, word-aligned
+            fuse["chunk"] = _band_chunk(fuse["fh"], used_w, fuse["fw"], oc)
+            scratch = (fuse["band"] + fuse["fh"] * fuse["chunk"] * oc + 1) // 2
+        self.scratch_int16 = max(self.scratch_int16, scratch)
         # how the Cortex-M4 micro-kernel loads the 4 pixels' inputs: LDRD needs word-aligned
         # windows and byte offsets <= 1020, LDR byte offsets <= 4095
         if expand:
@@ -210,22 +273,38 @@ class Lowering:
             + [in_zp, 0 if zp_folded else out_zp, lo, hi, kind, ld]
         )
         macs = out_h * out_w * oc * k_h * row_len
+        detail = f"{k_h}x{k_w}x{ic} -> {oc}, out {out_h}x{out_w}"
+        variant = (["as 1-D along H"] if collapsed else []) + [
+            ("widened input" + (" (twin rows)" if twin else "")) if expand else "im2col",
+            LD_NAMES[ld],
+            RQ_NAMES[kind],
+        ]
+        if pool is None:
+            self._layer(op, macs, detail, dsp=", ".join(variant))
+            return dsp_or_portable(
+                f"tml_conv_dsp((tml_conv_geom){geom}, {{in0}}, {{out}}, TML_SCRATCH, {wd}, {ch});",
+                f"tml_conv2d(&{p}, {{in0}}, {{out}});",
+            )
+        pfh, pfw = int(pool.options["filter_height"]), int(pool.options["filter_width"])
+        pout_h, pout_w = out_h // pfh, out_w // pfw
+        with self.em.only("portable"):
+            pp = self.em.struct(
+                "tml_pool_params",
+                f"op{pool.index}",
+                f"  {out_h}, {out_w}, {oc}, {pout_h}, {pout_w}, {pfh}, {pfw}, {pfh}, {pfw}, 0, 0,"
+                " -128, 127",
+            )
+        fgeom = braced([fuse[k] for k in ("fh", "fw", "oh", "ow", "chunk", "band")])
         self._layer(
             op,
             macs,
-            f"{k_h}x{k_w}x{ic} -> {oc}, out {out_h}x{out_w}",
-            dsp=", ".join(
-                (["as 1-D along H"] if collapsed else [])
-                + [
-                    ("widened input" + (" (twin rows)" if twin else "")) if expand else "im2col",
-                    LD_NAMES[ld],
-                    RQ_NAMES[kind],
-                ]
-            ),
+            f"{detail}, + max pool {pfh}x{pfw}/{pfh} -> {pout_h}x{pout_w}x{oc}",
+            dsp=", ".join(variant + ["max pool on the fly"]),
         )
         return dsp_or_portable(
-            f"tml_conv_dsp((tml_conv_geom){geom}, {{in0}}, {{out}}, TML_SCRATCH, {wd}, {ch});",
-            f"tml_conv2d(&{p}, {{in0}}, {{out}});",
+            f"tml_conv_pool_dsp((tml_conv_geom){geom}, (tml_fuse_geom){fgeom}, {{in0}}, {{out}},"
+            f" TML_SCRATCH, {wd}, {ch});",
+            f"tml_conv2d_max_pool(&{p}, &{pp}, {{in0}}, {{out}});",
         )
 
     def _depthwise_conv_2d(self, op, tag):
