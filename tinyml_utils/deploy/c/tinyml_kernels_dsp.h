@@ -35,7 +35,8 @@
  *    the fly (tml_conv_pool_dsp, TinyEngine style): the convolution values of f_h rows x a
  *    chunk of columns go to a small band in the scratch, which is pooled 4 channels per
  *    SSUB8 + SEL; the convolution's output tensor never exists, and rows and columns no
- *    pooling window covers are neither widened nor computed.
+ *    pooling window covers are neither widened nor computed. With several bands of rows,
+ *    only the padded input rows of the current band are kept widened.
  */
 #ifndef TINYML_KERNELS_DSP_H
 #define TINYML_KERNELS_DSP_H
@@ -419,21 +420,22 @@ typedef struct {
   int16_t ld;         /* TML_LD_*: how the micro-kernel loads inputs */
 } tml_conv_geom;
 
-/* The padded input, widened to int16 (padding = zp_in). With `twin` (odd in_c * stride_w,
+/* The padded input rows py0 <= py < py1, widened to int16 (padding = zp_in), at buf. With `twin` (odd in_c * stride_w,
  * so every other window starts at an odd int16 offset) each row A is followed by the row
  * B[i] = A[i + 1]: the odd windows start at even offsets in B, so all four windows of a
  * block are word-aligned for LDRD. Slack at the end: values past a window's last filter row
  * are read times zero weights. */
-TML_AI void tml_conv_widen_input(const tml_conv_geom g, const int8_t *in, int16_t *buf) {
+TML_AI void tml_conv_widen_rows(const tml_conv_geom g, const int8_t *in, int16_t *buf,
+                                const int py0, const int py1) {
   const int C = g.in_c;
   const int row = g.pad_cols * C;
   const int step = g.twin ? 2 * g.row_elems : g.row_elems;
   const int x_lo = g.pad_w > 0 ? g.pad_w : 0;
   const int x_hi = g.pad_w + g.in_w < g.pad_cols ? g.pad_w + g.in_w : g.pad_cols;
   int py;
-  for (py = 0; py < g.pad_rows; ++py) {
+  for (py = py0; py < py1; ++py) {
     const int iy = py - g.pad_h;
-    int16_t *dst = buf + py * step;
+    int16_t *dst = buf + (py - py0) * step;
     if (iy < 0 || iy >= g.in_h) {
       tml_fill16(dst, g.in_zp, row);
     } else {
@@ -447,6 +449,11 @@ TML_AI void tml_conv_widen_input(const tml_conv_geom g, const int8_t *in, int16_
       dst[2 * g.row_elems - 1] = g.in_zp;
     }
   }
+}
+
+TML_AI void tml_conv_widen_input(const tml_conv_geom g, const int8_t *in, int16_t *buf) {
+  const int step = g.twin ? 2 * g.row_elems : g.row_elems;
+  tml_conv_widen_rows(g, in, buf, 0, g.pad_rows);
   tml_fill16(buf + g.pad_rows * step, 0, g.row_len4);
 }
 
@@ -564,6 +571,8 @@ TML_AI void tml_conv_dsp(const tml_conv_geom g, const int8_t *in, int8_t *out,
  * after the widened input; the band is pooled and overwritten by the next chunk. */
 typedef struct {
   int16_t f_h, f_w, out_h, out_w, chunk, band;
+  int16_t rows; /* > 0: only the padded input rows of one band are widened (shared rows
+                 * moved, the others widened); 0: the whole padded input, once */
 } tml_fuse_geom;
 
 /* Output row oy, the n columns from x0 (a multiple of 4: the same 4-pixel blocks, hence the
@@ -632,13 +641,29 @@ TML_AI void tml_conv_pool_dsp(const tml_conv_geom g, const tml_fuse_geom f, cons
   int16_t *buf = (int16_t *)(void *)scratch;
   int8_t *band = (int8_t *)(void *)scratch + f.band;
   const int used = f.out_w * f.f_w;
+  const int step = g.twin ? 2 * g.row_elems : g.row_elems;
+  const int adv = f.f_h * g.stride_h;             /* padded rows from one band to the next */
+  const int keep = f.rows > adv ? f.rows - adv : 0; /* rows two bands share */
   int py, x0, r;
-  if (g.expand) tml_conv_widen_input(g, in, buf);
+  if (g.expand && f.rows) {
+    tml_fill16(buf + f.rows * step, 0, g.row_len4);
+  } else if (g.expand) {
+    tml_conv_widen_input(g, in, buf);
+  }
   for (py = 0; py < f.out_h; ++py) {
+    if (g.expand && f.rows) { /* the padded rows of this band only */
+      if (py == 0 || keep == 0) {
+        tml_conv_widen_rows(g, in, buf, py * adv, py * adv + f.rows);
+      } else {
+        memmove(buf, buf + adv * step, (size_t)keep * step * 2);
+        tml_conv_widen_rows(g, in, buf + keep * step, py * adv + keep, py * adv + f.rows);
+      }
+    }
     for (x0 = 0; x0 < used; x0 += f.chunk) {
       const int n = used - x0 < f.chunk ? used - x0 : f.chunk;
       for (r = 0; r < f.f_h; ++r) {
-        tml_conv_cols(g, in, buf, py * f.f_h + r, x0, n, band + r * n * g.out_c, weights, ch);
+        const int oy = f.rows ? r : py * f.f_h + r; /* banded: row r of the band */
+        tml_conv_cols(g, in, buf, oy, x0, n, band + r * n * g.out_c, weights, ch);
       }
       tml_band_max(band, out + (py * f.out_w + x0 / f.f_w) * g.out_c, n, g.out_c, f.f_h, f.f_w);
     }

@@ -241,9 +241,15 @@ class Lowering:
         row_elems = pad_cols * g["ic"] + (pad_cols * g["ic"]) % 2
         # twin rows (a copy shifted by one value) make odd windows word-aligned for LDRD
         twin = pos % 2 == 1 and 2 * (row_elems - 1 + 3 * pos) <= 1020
-        widened = pad_rows * row_elems * (2 if twin else 1) + d_row_len4
+        # pooled on the fly in several bands of rows: only one band's padded rows widened
+        band_rows = 0
+        if fuse is not None and fuse["oh"] > 1:
+            band_rows = (fuse["fh"] - 1) * g["sh"] + (g["kh"] - 1) * g["dh"] + 1
+        widened = (band_rows or pad_rows) * row_elems * (2 if twin else 1) + d_row_len4
         expand = g["dw"] == 1 and 2 * widened <= self.expand_limit
         twin = twin and expand
+        if fuse is not None:
+            fuse["rows"] = band_rows if expand else 0
         with self.em.only("dsp"):
             wd = self.em.array("int8_t", f"{tag}_wd", permute_groups(d_weights), align=True)
             ch = self.em.chans(f"{tag}_ch", rows)
@@ -294,12 +300,14 @@ class Lowering:
                 f"  {out_h}, {out_w}, {oc}, {pout_h}, {pout_w}, {pfh}, {pfw}, {pfh}, {pfw}, 0, 0,"
                 " -128, 127",
             )
-        fgeom = braced([fuse[k] for k in ("fh", "fw", "oh", "ow", "chunk", "band")])
+        fgeom = braced([fuse[k] for k in ("fh", "fw", "oh", "ow", "chunk", "band", "rows")])
         self._layer(
             op,
             macs,
             f"{detail}, + max pool {pfh}x{pfw}/{pfh} -> {pout_h}x{pout_w}x{oc}",
-            dsp=", ".join(variant + ["max pool on the fly"]),
+            dsp=", ".join(
+                variant + ["max pool on the fly" + (", banded rows" if fuse["rows"] else "")]
+            ),
         )
         return dsp_or_portable(
             f"tml_conv_pool_dsp((tml_conv_geom){geom}, (tml_fuse_geom){fgeom}, {{in0}}, {{out}},"
