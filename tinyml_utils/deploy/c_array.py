@@ -18,7 +18,7 @@ header/source pair, with the details ``xxd`` leaves to you:
 * a comment block that says what is inside: the ops (exactly what a ``MicroMutableOpResolver``
   must register), the input/output shapes and quantization (how to fill the input tensor and
   read the output), and the tensor arena TFLM measured for this model (see
-  :func:`tinyml_utils.analyze.tflm.measure_arena`).
+  :func:`tinyml_utils.tflite.tflm.measure_arena`).
 
 The header is valid C (C11) and C++ (C++11); the source is ``.cc`` by default (Arduino and
 TFLM projects are C++) or ``.c``.
@@ -30,12 +30,12 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tinyml_utils.analyze.interpreters import ModelLike, load_model_bytes
-from tinyml_utils.analyze.tflite_model import model_info
-from tinyml_utils.analyze.tflm import measure_arena
+from tinyml_utils.core.errors import DataError
 from tinyml_utils.deploy.identifiers import c_identifier
 from tinyml_utils.deploy.toolchains import require_tools
-from tinyml_utils.errors import DataError
+from tinyml_utils.tflite.interpreters import ModelLike, load_model_bytes
+from tinyml_utils.tflite.reader import model_info
+from tinyml_utils.tflite.tflm import measure_arena
 
 __all__ = [
     "CArrayExport",
@@ -180,7 +180,7 @@ def export_c_array(
         model: .tflite bytes or path.
         out_dir: folder for the two files (created).
         name: model name; the C identifier is ``g_<c_identifier(name)>_model``.
-        arena_bytes: ``"measure"`` runs :func:`~tinyml_utils.analyze.tflm.measure_arena`;
+        arena_bytes: ``"measure"`` runs :func:`~tinyml_utils.tflite.tflm.measure_arena`;
             an int is written as given; None leaves the arena out.
         source_ext: ``".cc"`` (C++, Arduino/TFLM) or ``".c"`` (C11).
     """

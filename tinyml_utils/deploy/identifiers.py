@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tinyml_utils.errors import DataError
+from tinyml_utils.core.errors import DataError
 
 #: C and C++ keywords a derived identifier must not equal.
 _RESERVED = frozenset(

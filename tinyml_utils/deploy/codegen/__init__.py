@@ -15,7 +15,7 @@ output shares the input's memory), ADD (with broadcasting), MEAN, REDUCE_MAX, RE
 RELU_N1_TO_1, SOFTMAX, LOGISTIC, with fused activations (RELU, RELU6, RELU_N1_TO_1).
 
 Memory: activations live in one static arena planned like TFLM does (greedy, by lifetime, with
-:func:`tinyml_utils.analyze.memory.plan_arena`); the model input is read straight from the
+:func:`tinyml_utils.tflite.memory.plan_arena`); the model input is read straight from the
 caller's buffer and the output written straight into the caller's buffer. A CONV_2D whose
 output only feeds a MAX_POOL_2D (VALID, stride = window) is computed with the pooling on the
 fly (TinyEngine style): its output never exists in full, only a band of at most
@@ -47,7 +47,6 @@ from tinyml_utils.deploy.codegen.generator import (
 from tinyml_utils.deploy.codegen.lowering import (
     ALIAS_OPS,
     APPROX_OPS,
-    BAND_LIMIT_BYTES,
     EXPAND_LIMIT_BYTES,
     LD_C,
     LD_LDR,
@@ -55,7 +54,7 @@ from tinyml_utils.deploy.codegen.lowering import (
     LD_NAMES,
     SUPPORTED_OPS,
 )
-from tinyml_utils.deploy.codegen.plan import ARENA_ALIGNMENT, TensorSlot
+from tinyml_utils.deploy.codegen.plan import ARENA_ALIGNMENT, BAND_LIMIT_BYTES, TensorSlot
 from tinyml_utils.deploy.codegen.quant import (
     RQ_DOUBLE,
     RQ_DOUBLE64,

@@ -9,14 +9,14 @@ from typing import Any
 
 import numpy as np
 
-from tinyml_utils.analyze.interpreters import ModelLike, load_model_bytes
-from tinyml_utils.analyze.tflite_model import model_info
+from tinyml_utils.core.errors import UnsupportedOnMicroError
 from tinyml_utils.deploy.codegen.emit import c_float, comment_lines, render
 from tinyml_utils.deploy.codegen.lowering import APPROX_OPS, EXPAND_LIMIT_BYTES, Lowering
 from tinyml_utils.deploy.codegen.plan import Storage, plan
 from tinyml_utils.deploy.codegen.quant import quant
 from tinyml_utils.deploy.identifiers import c_identifier
-from tinyml_utils.errors import UnsupportedOnMicroError
+from tinyml_utils.tflite.interpreters import ModelLike, load_model_bytes
+from tinyml_utils.tflite.reader import model_info
 
 #: Folder of the portable runtime copied next to every generated model.
 RUNTIME_DIR = Path(__file__).resolve().parents[1] / "c"
@@ -102,7 +102,7 @@ def generate(
         if t.dtype != "int8":
             raise UnsupportedOnMicroError(
                 f"model {what} is {t.dtype}; the C generator needs int8 input and output "
-                "(tinyml_utils.convert.convert(model, 'int8', x))."
+                "(tinyml_utils.tflite.convert.convert(model, 'int8', x))."
             )
     storage = Storage()
     low = Lowering(info, prefix, expand_limit=expand_limit_bytes)

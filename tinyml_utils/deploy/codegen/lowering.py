@@ -10,12 +10,13 @@ calls: the portable kernel (``tinyml_kernels.c``) and the Cortex-M4 DSP kernel
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
+from tinyml_utils.core.errors import UnsupportedOnMicroError
 from tinyml_utils.deploy.codegen.emit import Emitter, braced, c_float, dsp_or_portable
+from tinyml_utils.deploy.codegen.plan import band_chunk
 from tinyml_utils.deploy.codegen.quant import (
     RQ_NAMES,
     acc_bound,
@@ -35,7 +36,6 @@ from tinyml_utils.deploy.codegen.quant import (
     row4_interleave,
     same_padding,
 )
-from tinyml_utils.errors import UnsupportedOnMicroError
 
 ALIAS_OPS = frozenset({"RESHAPE", "SQUEEZE", "EXPAND_DIMS"})
 #: Ops whose generated output may differ from TFLite's by 1 (float / table formulations).
@@ -85,20 +85,6 @@ def quant_body(em: Emitter, tag: str, info, op, bias_index: int, mults, shifts, 
     mult = em.array("int32_t", f"{tag}_mult", mults)
     shift = em.array("int8_t", f"{tag}_shift", shifts)
     return f"  {{ {-in_zp}, {out_zp}, {lo}, {hi}, {bias}, {mult}, {shift} }}"
-
-
-#: A fused CONV_2D + MAX_POOL_2D computes its convolution values into a band of at most this
-#: many bytes (window rows x chunk columns x channels) in the DSP scratch, then pools it.
-BAND_LIMIT_BYTES = 256
-
-
-def _band_chunk(rows: int, used: int, f_w: int, channels: int) -> int:
-    """Columns per band: the used row when it fits BAND_LIMIT_BYTES, else the largest
-    multiple of lcm(4, f_w) (whole 4-pixel blocks, whole windows) that fits, at least one."""
-    if rows * used * channels <= BAND_LIMIT_BYTES:
-        return used
-    step = 4 * f_w // math.gcd(4, f_w)
-    return max(step, BAND_LIMIT_BYTES // (rows * channels) // step * step)
 
 
 class Lowering:
@@ -256,7 +242,7 @@ class Lowering:
         scratch = widened if expand else 4 * d_k_len4  # int16 values
         if fuse is not None:
             fuse["band"] = -(-2 * scratch // 4) * 4  # byte offset, word-aligned
-            fuse["chunk"] = _band_chunk(fuse["fh"], used_w, fuse["fw"], oc)
+            fuse["chunk"] = band_chunk(fuse["fh"], used_w, fuse["fw"], oc)
             scratch = (fuse["band"] + fuse["fh"] * fuse["chunk"] * oc + 1) // 2
         self.scratch_int16 = max(self.scratch_int16, scratch)
         # how the Cortex-M4 micro-kernel loads the 4 pixels' inputs: LDRD needs word-aligned

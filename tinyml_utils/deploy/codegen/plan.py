@@ -2,17 +2,31 @@
 
 The model input is read from the caller's buffer and the output written into the caller's
 buffer; every other tensor gets an offset in one static arena, planned by lifetime like TFLM
-does (greedy, :func:`tinyml_utils.analyze.memory.plan_arena`). RESHAPE-like ops alias their
+does (greedy, :func:`tinyml_utils.tflite.memory.plan_arena`). RESHAPE-like ops alias their
 input (:class:`Storage` unites them).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from tinyml_utils.analyze.memory import Buffer, plan_arena
+from tinyml_utils.tflite.memory import Buffer, plan_arena
 
 ARENA_ALIGNMENT = 4
+
+#: A fused CONV_2D + MAX_POOL_2D computes its convolution values into a band of at most this
+#: many bytes (window rows x chunk columns x channels) in the DSP scratch, then pools it.
+BAND_LIMIT_BYTES = 256
+
+
+def band_chunk(rows: int, used: int, f_w: int, channels: int) -> int:
+    """Columns per band: the used row when it fits BAND_LIMIT_BYTES, else the largest
+    multiple of lcm(4, f_w) (whole 4-pixel blocks, whole windows) that fits, at least one."""
+    if rows * used * channels <= BAND_LIMIT_BYTES:
+        return used
+    step = 4 * f_w // math.gcd(4, f_w)
+    return max(step, BAND_LIMIT_BYTES // (rows * channels) // step * step)
 
 
 @dataclass

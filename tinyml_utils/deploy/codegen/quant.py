@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from tinyml_utils.errors import UnsupportedOnMicroError
+from tinyml_utils.core.errors import UnsupportedOnMicroError
 
 
 def round_half_away(x: float) -> int:
@@ -69,7 +69,7 @@ def quant(t) -> tuple[float, int]:
     if not len(t.scales):
         raise UnsupportedOnMicroError(
             f"tensor {t.index} ({t.name}) is not quantized: the C generator needs a full-int8 "
-            "model; convert with tinyml_utils.convert.convert(model, 'int8', x)."
+            "model; convert with tinyml_utils.tflite.convert.convert(model, 'int8', x)."
         )
     return float(t.scales[0]), int(t.zero_points[0])
 
