@@ -53,7 +53,10 @@ kernels (the firmware checks it; the tests check 120 real inputs per app).
   plan, `scratch_bytes` = the DSP kernels' widened-input buffer plus, for a convolution pooled
   on the fly, its band (included in RAM). A CONV_2D followed by a MAX_POOL_2D is one layer
   (`+ max pool` in `detail`): the pooling is computed on the fly, the convolution's output is
-  never stored, so the two have one instruction count.
+  never stored, so the two have one instruction count. Its `macs` stay the model's (TFLite's
+  count), but convolution outputs that no pooling window covers are not computed (keyword
+  spotting's last convolution computes 6x4 of its 7x5 outputs), so such a layer's
+  instructions per MAC can fall below the inner loop's 0.94.
 * Per-layer counts, with the DSP variant each layer got: `layers.csv`.
   Reproduce: `.venv/bin/python scripts/benchmark_mcu.py`.
 
