@@ -12,6 +12,9 @@ from typing import Any
 import jinja2
 import numpy as np
 
+from tinyml_utils.core.errors import UnsupportedOnMicroError
+from tinyml_utils.deploy.codegen.quant import activation_range, quant
+
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
 _ENV = jinja2.Environment(
@@ -134,3 +137,24 @@ def comment_lines(info, name: str, g: dict[str, Any]) -> list[str]:
 def render(template: str, **context: Any) -> str:
     """``templates/<template>`` rendered with ``context`` (undefined names are errors)."""
     return _ENV.get_template(template).render(**context)
+
+
+def quant_body(em: Emitter, tag: str, info, op, bias_index: int, mults, shifts, act: str) -> str:
+    """The ``tml_quant`` initializer of a conv / fully-connected op (bias, multipliers and
+    shifts written as arrays through ``em``)."""
+    tin, tout = info.tensor(op.inputs[0]), info.tensor(op.outputs[0])
+    _, in_zp = quant(tin)
+    out_scale, out_zp = quant(tout)
+    lo, hi = activation_range(act, out_scale, out_zp)
+    bias = "NULL"
+    if bias_index is not None and bias_index >= 0:
+        bt = info.tensor(bias_index)
+        data = bt.data()
+        if bt.dtype != "int32":
+            raise UnsupportedOnMicroError(
+                f"op {op.index} {op.name}: bias type {bt.dtype} (int8 models use int32 biases)."
+            )
+        bias = em.array("int32_t", f"{tag}_bias", data.astype(np.int64))
+    mult = em.array("int32_t", f"{tag}_mult", mults)
+    shift = em.array("int8_t", f"{tag}_shift", shifts)
+    return f"  {{ {-in_zp}, {out_zp}, {lo}, {hi}, {bias}, {mult}, {shift} }}"

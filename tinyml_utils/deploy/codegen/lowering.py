@@ -15,7 +15,13 @@ from typing import Any
 import numpy as np
 
 from tinyml_utils.core.errors import UnsupportedOnMicroError
-from tinyml_utils.deploy.codegen.emit import Emitter, braced, c_float, dsp_or_portable
+from tinyml_utils.deploy.codegen.emit import (
+    Emitter,
+    braced,
+    c_float,
+    dsp_or_portable,
+    quant_body,
+)
 from tinyml_utils.deploy.codegen.plan import band_chunk
 from tinyml_utils.deploy.codegen.quant import (
     RQ_NAMES,
@@ -66,25 +72,6 @@ EXPAND_LIMIT_BYTES = 8192
 #: How the Cortex-M4 micro-kernel loads inputs (TML_LD_* in tinyml_kernels_dsp.h).
 LD_C, LD_LDRD, LD_LDR = 0, 1, 2
 LD_NAMES = {LD_C: "C loop", LD_LDRD: "asm LDRD", LD_LDR: "asm LDR"}
-
-
-def quant_body(em: Emitter, tag: str, info, op, bias_index: int, mults, shifts, act: str) -> str:
-    tin, tout = info.tensor(op.inputs[0]), info.tensor(op.outputs[0])
-    _, in_zp = quant(tin)
-    out_scale, out_zp = quant(tout)
-    lo, hi = activation_range(act, out_scale, out_zp)
-    bias = "NULL"
-    if bias_index is not None and bias_index >= 0:
-        bt = info.tensor(bias_index)
-        data = bt.data()
-        if bt.dtype != "int32":
-            raise UnsupportedOnMicroError(
-                f"op {op.index} {op.name}: bias type {bt.dtype} (int8 models use int32 biases)."
-            )
-        bias = em.array("int32_t", f"{tag}_bias", data.astype(np.int64))
-    mult = em.array("int32_t", f"{tag}_mult", mults)
-    shift = em.array("int8_t", f"{tag}_shift", shifts)
-    return f"  {{ {-in_zp}, {out_zp}, {lo}, {hi}, {bias}, {mult}, {shift} }}"
 
 
 class Lowering:
