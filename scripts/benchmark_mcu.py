@@ -21,11 +21,9 @@ from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from tinyml_utils import apps  # noqa: E402
-from tinyml_utils.core.paths import repo_root  # noqa: E402
-from tinyml_utils.deploy import examples, mcu_bench, reference  # noqa: E402
+from tinyml_utils import apps
+from tinyml_utils.core.paths import repo_root
+from tinyml_utils.deploy import examples, mcu_bench, reference
 
 NOTE = """# MCU cost per inference (emulated Cortex-M4F)
 
