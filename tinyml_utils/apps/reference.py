@@ -110,6 +110,7 @@ def train_reference(
         class_weight=ref.class_weight,
         patience=ref.patience,
         learning_rate=ref.learning_rate,
+        schedule=ref.schedule,
     )
     train_seconds = time.perf_counter() - t0
     keras_result = train.evaluate_keras(model, data.x_test, data.y_test, data.class_names)
