@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyml_utils.core.errors import DataError, DatasetNotFoundError
+from tinyml_utils.data.datasets import feature_cache
 from tinyml_utils.data.datasets.base import (
     Dataset,
     Location,
@@ -42,7 +43,6 @@ from tinyml_utils.data.datasets.base import (
     local_source,
     resolve_path,
 )
-from tinyml_utils.data.datasets import feature_cache
 from tinyml_utils.data.datasets.download import Remote, download_dataset
 
 NAME = "speech_commands"
