@@ -16,7 +16,7 @@ import numpy as np
 from tinyml_utils.apps.base import KB, App, Reference
 from tinyml_utils.core.errors import DataError
 from tinyml_utils.data import features as F
-from tinyml_utils.data.datasets.speech_commands import CLIP_SAMPLES, SILENCE
+from tinyml_utils.data.datasets.speech_commands import CLIP_SAMPLES, SILENCE, read_clips
 
 #: How keyword-spotting training batches are altered, on the fly (FeatureAugmenter).
 AUGMENT: dict[str, Any] = {
@@ -93,6 +93,22 @@ class FeatureAugmenter:
                 out[i, :, b0 : b0 + w] = 0.0
         out = out.astype(np.float32)
         return out[..., None] if squeeze else out
+
+
+def example_clips(ds, words: list[str]) -> dict[str, np.ndarray]:
+    """The first clip (waveform) of each word in ``words`` found in ``ds``: from ``ds.x`` when
+    it holds waveforms, else read again from the clip's file (``ds.x`` holds cached features)."""
+    all_words = np.asarray(ds.meta["words"])
+    out = {}
+    for word in words:
+        hits = np.flatnonzero(all_words == word)
+        if not len(hits):
+            continue
+        if ds.meta.get("x_kind") == "features":
+            out[word] = read_clips(ds.meta["root"], [ds.meta["files"][hits[0]]])[0]
+        else:
+            out[word] = np.asarray(ds.x[hits[0]], np.float32)
+    return out
 
 
 REFERENCES = (
