@@ -114,6 +114,8 @@ def test_augmented_batches_oversample_the_wake_word():
     ys = np.concatenate([batches[i][1] for i in range(len(batches))])
     assert len(ys) == 180 and ys.mean() == pytest.approx(0.5)
     assert (batches[0][0] == 1).all()
+    balanced = AugmentedBatches(x, np.array([1, 0] * 50), aug, batch_size=20, seed=0)
+    assert len(balanced) == 5  # already above the share: nothing added, nothing dropped
 
 
 def test_streaming_on_the_synthetic_stand_in_end_to_end():

@@ -206,7 +206,7 @@ class KeywordSpotting(App):
         "test_size": 0.2,
         "val_size": 0.1,
     }
-    quick = {"max_per_class": 150}
+    quick = {"max_per_class": 250}
     load_options = (
         "wake_word",
         "max_per_class",

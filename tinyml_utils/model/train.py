@@ -170,8 +170,8 @@ def AugmentedBatches(x, y, augmenter, batch_size: int = 64, seed: int = 0):  # n
     """A Keras Sequence of training batches, each altered afresh by ``augmenter(x_batch)``.
 
     ``augmenter`` is a callable on a float32 batch; if it has a ``positive_share`` (a
-    fraction), every epoch repeats the examples of class 1 (drawn with replacement) until
-    they make that share of it: the rare wake word is then seen in many altered versions
+    fraction) above class 1's natural share, every epoch holds each other example once and
+    class-1 examples drawn with replacement until they make that share of it: the rare wake word is then seen in many altered versions
     instead of being weighted up. Epochs are reshuffled with ``seed``.
     """
     from tinyml_utils.core.tf import keras
@@ -187,8 +187,8 @@ def AugmentedBatches(x, y, augmenter, batch_size: int = 64, seed: int = 0):  # n
             share = getattr(augmenter, "positive_share", None)
             pos, neg = np.flatnonzero(self.y == 1), np.flatnonzero(self.y != 1)
             idx = np.arange(len(self.y))
-            if share and len(pos) and len(neg):
-                n_pos = int(round(share / (1 - share) * len(neg)))
+            n_pos = int(round(share / (1 - share) * len(neg))) if share and len(neg) else 0
+            if len(pos) and n_pos > len(pos):  # oversample; never when already above the share
                 idx = np.concatenate([neg, self.rng.choice(pos, n_pos, replace=True)])
             self.idx = self.rng.permutation(idx)
 
