@@ -20,8 +20,11 @@ by the dataset's authors from a handful of long noise recordings that are not na
 clips of one noise recording can fall on both sides. Harmless for the wake-word class (no
 speech), but it flatters the "other" class's silence slightly.
 
-The full corpus holds 105k clips (6.7 GB as float32): use ``max_per_word`` /
-``max_per_class`` to load a deterministic subset.
+The full corpus holds 105k clips (6.7 GB as float32 waveforms): pass ``features=<front-end
+parameters>`` to get cached features instead (each clip decoded once, in batches, into a
+float16 array on disk: :mod:`tinyml_utils.data.datasets.feature_cache`; about 130 MB for the
+full corpus), or ``max_per_word`` / ``max_per_class`` for a deterministic subset. For a
+short class, ``variant="test"`` downloads only the 112 MB official test set.
 """
 
 from __future__ import annotations
