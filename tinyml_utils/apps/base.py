@@ -34,6 +34,7 @@ class Reference:
     batch_size: int = 64
     patience: int = 10
     learning_rate: float = 1e-3
+    schedule: str = "constant"  # or "cosine" (model.train.train)
     class_weight: str | None = None
     targets: dict[str, float] = field(default_factory=dict)
     reference_project: str = ""
@@ -111,6 +112,13 @@ class App:
     def augment(self, train, cfg: dict[str, Any], seed: int, params: dict[str, Any]):
         """The training split, possibly with augmented copies (default: unchanged)."""
         return train
+
+    def augmenter(
+        self, x_train, y_train, meta: dict, params: dict[str, Any], cfg: dict[str, Any], seed: int
+    ):
+        """A callable that alters a batch of normalised training inputs afresh at every call
+        (``PreparedData.augmenter``, used by ``model.train.train``), or None (default)."""
+        return None
 
     def spec_options(self, input_shape: tuple[int, ...]) -> dict[str, Any]:
         """The default CNN template point (CNNSpec fields other than shapes)."""

@@ -35,6 +35,8 @@ class PreparedData:
         fallback_reason: why ``source="auto"`` fell back to synthetic data ("" otherwise).
         groups_train, groups_val, groups_test: the group of each example.
         test_meta: per-example details of the test split (e.g. the spoken word), if any.
+        augmenter: alters each training batch afresh during training (keyword spotting;
+            see :meth:`tinyml_utils.apps.base.App.augmenter`), or None.
     """
 
     app: str
@@ -53,6 +55,7 @@ class PreparedData:
     groups_val: np.ndarray | None = field(default=None, repr=False)
     groups_test: np.ndarray | None = field(default=None, repr=False)
     test_meta: dict[str, Any] = field(default_factory=dict, repr=False)
+    augmenter: Any = field(default=None, repr=False)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -273,6 +276,7 @@ def prepare(
         finish("val"),
         finish("test"),
     )
+    augmenter = a.augmenter(xtr, ytr, parts["train"][3], params, cfg, seed)
     return PreparedData(
         app=app,
         x_train=xtr,
@@ -290,6 +294,7 @@ def prepare(
         groups_val=gva,
         groups_test=gte,
         test_meta=parts["test"][3],
+        augmenter=augmenter,
     )
 
 

@@ -101,6 +101,7 @@ def train_reference(
         class_weight=ref.class_weight,
         patience=ref.patience,
         learning_rate=ref.learning_rate,
+        schedule=ref.schedule,
     )
     train_seconds = time.perf_counter() - t0
     keras_result = train.evaluate_keras(model, data.x_test, data.y_test, data.class_names)
@@ -162,6 +163,7 @@ def train_reference(
         "spec": spec.name(),
         "parameters": count_weights(model),
         "epochs_run": len(history.history["loss"]),
+        "training": training_text(ref),
         "seed": seed,
         "train_seconds": round(train_seconds, 1),
         "keras": keras_result.summary(),
@@ -193,6 +195,13 @@ def train_reference(
     if write_results:
         update_results(out)
     return metrics
+
+
+def training_text(ref: Reference) -> str:
+    """How the epochs were chosen, for RESULTS.md."""
+    if ref.patience is None:
+        return f"all epochs, {ref.schedule} learning rate from {ref.learning_rate:g}"
+    return "early stopping on validation loss"
 
 
 def operating_points(
@@ -386,8 +395,9 @@ def results_markdown(all_metrics: list[dict[str, Any]]) -> str:
             f"- Split: {m['split']}. Test examples: {m['examples']['test']} "
             f"(train {m['examples']['train']}, val {m['examples']['val']}).",
             f"- Model: `{m['spec']}`, {m['parameters']:,} parameters, input "
-            f"{tuple(m['input_shape'])}; {m['epochs_run']} epochs (early stopping on "
-            f"validation loss), seed {m['seed']}, {m['train_seconds']} s.",
+            f"{tuple(m['input_shape'])}; {m['epochs_run']} epochs "
+            f"({m.get('training', 'early stopping on validation loss')}), seed {m['seed']}, "
+            f"{m['train_seconds']} s.",
             f"- Targets: {_target_text(m) or 'none'}.",
         ]
         if m.get("reference_project"):

@@ -85,8 +85,13 @@ def train(
     learning_rate: float = 1e-3,
     monitor: str = "val_loss",
     compile: bool = True,
+    schedule: str = "constant",
 ):
     """Fit ``model`` on ``data.x_train`` with early stopping on the validation split.
+
+    When ``data.augmenter`` is set (keyword spotting), every batch is altered afresh by it
+    (:class:`AugmentedBatches`): the model never sees the same example twice, and no
+    augmented copy is ever stored.
 
     Args:
         model: a Keras model (e.g. ``models.build_cnn(spec)``) ending in a softmax.
@@ -103,6 +108,8 @@ def train(
         monitor: the validation metric early stopping watches.
         compile: compile with Adam + sparse categorical cross-entropy + accuracy; pass False
             to keep your own ``model.compile(...)``.
+        schedule: "constant" learning rate, or "cosine": decays from ``learning_rate`` to
+            2 % of it over the epochs (suits a fixed number of epochs, ``patience=None``).
 
     Returns:
         The Keras ``History`` (``history.history["val_accuracy"]`` etc.).
@@ -114,10 +121,22 @@ def train(
             raise DataError(f"data has no {name}: pass the result of apps.prepare(...).")
     if len(data.x_train) == 0:
         raise DataError("the training split is empty: use more data or a smaller test_size.")
+    if schedule not in ("constant", "cosine"):
+        raise DataError(f"schedule must be 'constant' or 'cosine', got {schedule!r}.")
     set_seed(seed)
+    augmenter = getattr(data, "augmenter", None)
+    x_train: Any = np.asarray(data.x_train, np.float32)
+    y_train: Any = np.asarray(data.y_train)
+    steps = int(np.ceil(len(data.y_train) / batch_size))
+    if augmenter is not None:
+        x_train = AugmentedBatches(data.x_train, data.y_train, augmenter, batch_size, seed)
+        y_train, steps = None, len(x_train)
+    lr: Any = learning_rate
+    if schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(learning_rate, steps * epochs, alpha=0.02)
     if compile:
         model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate),
+            optimizer=keras.optimizers.Adam(lr),
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
         )
@@ -135,16 +154,55 @@ def train(
     if has_val:
         validation = (np.asarray(data.x_val, np.float32), np.asarray(data.y_val))
     return model.fit(
-        np.asarray(data.x_train, np.float32),
-        np.asarray(data.y_train),
+        x_train,
+        y_train,
         validation_data=validation,
         epochs=epochs,
-        batch_size=batch_size,
+        batch_size=None if augmenter is not None else batch_size,
         class_weight=class_weight,
         callbacks=callbacks,
-        shuffle=True,
+        shuffle=augmenter is None,
         verbose=verbose,
     )
+
+
+def AugmentedBatches(x, y, augmenter, batch_size: int = 64, seed: int = 0):  # noqa: N802
+    """A Keras Sequence of training batches, each altered afresh by ``augmenter(x_batch)``.
+
+    ``augmenter`` is a callable on a float32 batch; if it has a ``positive_share`` (a
+    fraction) above class 1's natural share, every epoch holds each other example once and
+    class-1 examples drawn with replacement until they make that share of it: the rare wake word is then seen in many altered versions
+    instead of being weighted up. Epochs are reshuffled with ``seed``.
+    """
+    from tinyml_utils.core.tf import keras
+
+    class _Batches(keras.utils.Sequence):
+        def __init__(self):
+            super().__init__()
+            self.rng = np.random.default_rng(seed)
+            self.x, self.y = x, np.asarray(y, np.int64)
+            self.new_epoch()
+
+        def new_epoch(self) -> None:
+            share = getattr(augmenter, "positive_share", None)
+            pos, neg = np.flatnonzero(self.y == 1), np.flatnonzero(self.y != 1)
+            idx = np.arange(len(self.y))
+            n_pos = int(round(share / (1 - share) * len(neg))) if share and len(neg) else 0
+            if len(pos) and n_pos > len(pos):  # oversample; never when already above the share
+                idx = np.concatenate([neg, self.rng.choice(pos, n_pos, replace=True)])
+            self.idx = self.rng.permutation(idx)
+
+        def __len__(self) -> int:
+            return int(np.ceil(len(self.idx) / batch_size))
+
+        def __getitem__(self, b: int):
+            ii = np.sort(self.idx[b * batch_size : (b + 1) * batch_size])
+            return augmenter(np.asarray(self.x[ii], np.float32)), self.y[ii]
+
+        def on_epoch_end(self) -> None:
+            self.new_epoch()
+
+    return _Batches()
 
 
 # --------------------------------------------------------------------------- evaluation

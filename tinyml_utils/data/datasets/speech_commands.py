@@ -20,8 +20,11 @@ by the dataset's authors from a handful of long noise recordings that are not na
 clips of one noise recording can fall on both sides. Harmless for the wake-word class (no
 speech), but it flatters the "other" class's silence slightly.
 
-The full corpus holds 105k clips (6.7 GB as float32): use ``max_per_word`` /
-``max_per_class`` to load a deterministic subset.
+The full corpus holds 105k clips (6.7 GB as float32 waveforms): pass ``features=<front-end
+parameters>`` to get cached features instead (each clip decoded once, in batches, into a
+float16 array on disk: :mod:`tinyml_utils.data.datasets.feature_cache`; about 130 MB for the
+full corpus), or ``max_per_word`` / ``max_per_class`` for a deterministic subset. For a
+short class, ``variant="test"`` downloads only the 112 MB official test set.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyml_utils.core.errors import DataError, DatasetNotFoundError
+from tinyml_utils.data.datasets import feature_cache
 from tinyml_utils.data.datasets.base import (
     Dataset,
     Location,
@@ -189,14 +193,103 @@ def _index(root: Path) -> list[tuple[str, str, str, str]]:
     return entries
 
 
+def select_clips(
+    path: Path,
+    wake_word: str = "on",
+    max_per_word: int | None = None,
+    max_per_class: int | None = None,
+) -> list[tuple[str, str, str, int]]:
+    """The clips to use: ``(relative path, word, group, k)``, without decoding any audio.
+
+    ``k`` is -1 for a clip file, and for a ``_background_noise_`` recording the index of
+    the one-second piece cut from it. ``max_per_word`` / ``max_per_class`` keep a
+    deterministic subset (by SHA-1 of the path, so it spreads over speakers).
+    """
+    import soundfile as sf
+
+    entries = _index(path)
+    clips = [e for e in entries if e[3] == "clip"]
+    noises = [e for e in entries if e[3] == "noise"]
+    if not clips and not noises:
+        raise DataError(
+            f"{path}: the word folders hold no .wav files. Fix: put the clips there "
+            f"({LOCATION.layout})."
+        )
+    if max_per_word is not None:
+        chosen: set[str] = set()
+        for word in sorted({e[1] for e in clips}):
+            chosen.update(_stable_order([e[0] for e in clips if e[1] == word])[:max_per_word])
+        clips = [e for e in clips if e[0] in chosen]
+    out = [(rel, word, group, -1) for rel, word, group, _ in clips]
+    for rel, word, group, _ in noises:
+        n_clips = sf.info(str(path / rel)).frames // CLIP_SAMPLES
+        if max_per_word is not None:
+            n_clips = min(n_clips, max(1, max_per_word // max(1, len(noises))))
+        out += [(rel, word, group, k) for k in range(n_clips)]
+    if not any(word == wake_word for _, word, _, _ in out):
+        raise DataError(
+            f"{path}: no clips of the wake word {wake_word!r} (words found: "
+            f"{sorted({e[1] for e in out})[:12]}). Fix: add a {wake_word}/ folder or choose "
+            f"another wake_word."
+        )
+    if max_per_class is not None:
+        kept: set[str] = set()
+        for is_wake in (False, True):
+            names = [clip_name(e) for e in out if (e[1] == wake_word) == is_wake]
+            kept.update(_stable_order(names)[:max_per_class])
+        out = [e for e in out if clip_name(e) in kept]
+    return out
+
+
+def clip_name(entry: tuple[str, str, str, int]) -> str:
+    """ "<folder>/<file>.wav", or "<recording>.wav#k" for the k-th second of a noise recording."""
+    rel, _, _, k = entry
+    return rel if k < 0 else f"{rel}#{k}"
+
+
+def read_clip(path: Path, name: str) -> np.ndarray:
+    """One clip (float32, exactly 1 s) by its :func:`clip_name`, read from disk."""
+    import soundfile as sf
+
+    rel, _, k = name.partition("#")
+    if not k:
+        return fit_length(read_wav(path / rel))
+    audio, rate = sf.read(
+        str(path / rel),
+        start=int(k) * CLIP_SAMPLES,
+        frames=CLIP_SAMPLES,
+        dtype="float32",
+        always_2d=True,
+    )
+    if rate != SAMPLE_RATE:
+        raise DataError(f"{path / rel}: sample rate {rate} Hz, expected {SAMPLE_RATE} Hz.")
+    return fit_length(audio.mean(axis=1))
+
+
+def read_clips(path: str | os.PathLike, names) -> np.ndarray:
+    """Clips ``(n, 16000)`` float32 by name (e.g. ``ds.meta["files"]`` of a split)."""
+    path = Path(path)
+    if len(names) == 0:
+        return np.zeros((0, CLIP_SAMPLES), np.float32)
+    return np.stack([read_clip(path, str(n)) for n in names]).astype(np.float32)
+
+
 def read_folder(
     path: str | os.PathLike,
     wake_word: str = "on",
     max_per_word: int | None = None,
     max_per_class: int | None = None,
     progress: bool = True,
+    features: dict | None = None,
+    cache_dir: str | os.PathLike | None = None,
 ) -> Dataset:
-    """Read the clips under ``path`` (either layout, see the module docstring)."""
+    """Read the clips under ``path`` (either layout, see the module docstring).
+
+    With ``features`` (a front-end parameter dict, e.g. ``features.AUDIO_PRESETS
+    ["keyword_spotting"]``), ``x`` holds those features, float16 ``(N, frames, bins)``,
+    read from (or written once to) the feature cache: no waveform is kept
+    (:mod:`tinyml_utils.data.datasets.feature_cache`). Without, ``x`` holds the waveforms.
+    """
     from tqdm.auto import tqdm
 
     path = Path(path)
@@ -208,80 +301,42 @@ def read_folder(
             f"{path} does not have the Speech Commands layout (word folders found: {found}). "
             f"Fix: arrange the files as {LOCATION.layout}."
         )
-    entries = _index(path)
-    clips = [e for e in entries if e[3] == "clip"]
-    noises = [e for e in entries if e[3] == "noise"]
-    if not clips and not noises:
-        raise DataError(
-            f"{path}: the word folders hold no .wav files. Fix: put the clips there "
-            f"({LOCATION.layout})."
-        )
-
-    # Deterministic subsets: per word, then per binary class.
-    by_rel = {e[0]: e for e in clips}
-    if max_per_word is not None:
-        chosen: list[str] = []
-        for word in sorted({e[1] for e in clips}):
-            rels = [e[0] for e in clips if e[1] == word]
-            chosen += _stable_order(rels)[:max_per_word]
-        clips = [by_rel[r] for r in sorted(chosen)]
-
-    if len(clips) > 20_000 and max_per_class is None:
-        warnings.warn(
-            f"loading {len(clips):,} clips needs about {len(clips) * 64_000 / 1e9:.1f} GB of "
-            f"memory; pass max_per_word=... or max_per_class=... to load a subset",
-            stacklevel=3,
-        )
-    xs, words, groups, files = [], [], [], []
-    for rel, word, group, _ in tqdm(clips, desc="speech_commands", disable=not progress):
-        xs.append(fit_length(read_wav(path / rel)))
-        words.append(word)
-        groups.append(group)
-        files.append(rel)
-    for rel, word, group, _ in noises:
-        audio = read_wav(path / rel)
-        n_clips = len(audio) // CLIP_SAMPLES
-        if max_per_word is not None:
-            n_clips = min(n_clips, max(1, max_per_word // max(1, len(noises))))
-        for k in range(n_clips):
-            xs.append(audio[k * CLIP_SAMPLES : (k + 1) * CLIP_SAMPLES])
-            words.append(word)
-            groups.append(group)
-            files.append(f"{rel}#{k}")
-
-    y = np.array([1 if w == wake_word else 0 for w in words], dtype=np.int64)
-    if not y.any():
-        raise DataError(
-            f"{path}: no clips of the wake word {wake_word!r} (words found: "
-            f"{sorted(set(words))[:12]}). Fix: add a {wake_word}/ folder or choose another "
-            f"wake_word."
-        )
-    keep = np.arange(len(y))
-    if max_per_class is not None:
-        keep_list: list[int] = []
-        for c in (0, 1):
-            idx = [i for i in range(len(y)) if y[i] == c]
-            idx = sorted(idx, key=lambda i: hashlib.sha1(files[i].encode()).hexdigest())
-            keep_list += idx[:max_per_class]
-        keep = np.array(sorted(keep_list), dtype=np.int64)
-
-    partition_of = _read_lists(path)
+    entries = select_clips(path, wake_word, max_per_word, max_per_class)
+    files = [clip_name(e) for e in entries]
+    words = np.array([e[1] for e in entries])
     meta = {
-        "words": np.array(words)[keep],
-        "files": np.array(files)[keep],
+        "words": words,
+        "files": np.array(files),
         "per_example": ("words", "files"),
         "group_name": "speaker",
         "wake_word": wake_word,
-        "vocabulary": sorted(set(words)),
+        "vocabulary": sorted(set(words.tolist())),
+        "root": str(path),
     }
+    if features is not None:
+        x, folder = feature_cache.cached_features(
+            path, files, features, read_clip, cache_dir=cache_dir, progress=progress
+        )
+        meta.update(x_kind="features", features=dict(features), cache=str(folder))
+    else:
+        if len(entries) > 20_000:
+            warnings.warn(
+                f"loading {len(entries):,} waveforms needs about {len(entries) * 64_000 / 1e9:.1f}"
+                f" GB of memory; pass features=... (cached features) or max_per_word=...",
+                stacklevel=3,
+            )
+        x = np.stack(
+            [read_clip(path, f) for f in tqdm(files, desc="speech_commands", disable=not progress)]
+        ).astype(np.float32)
+    partition_of = _read_lists(path)
     if partition_of:
-        meta["partition"] = np.array([partition_of.get(f, "train") for f in files])[keep]
+        meta["partition"] = np.array([partition_of.get(e[0], "train") for e in entries])
         meta["per_example"] = ("words", "files", "partition")
     return Dataset(
         name=NAME,
-        x=np.stack([xs[i] for i in keep]).astype(np.float32),
-        y=y[keep],
-        groups=np.array(groups)[keep],
+        x=x,
+        y=(words == wake_word).astype(np.int64),
+        groups=np.array([e[2] for e in entries]),
         class_names=names,
         source=local_source(path),
         description=DESCRIPTION,
@@ -397,14 +452,18 @@ def load(
     seed: int = 0,
     variant: str = "full",
     progress: bool = True,
+    features: dict | None = None,
+    cache_dir: str | os.PathLike | None = None,
     **synthetic_options,
 ) -> Dataset:
     """Speech Commands clips for wake-word detection (see the module docstring).
 
     ``max_per_word`` / ``max_per_class`` keep a deterministic subset (quick runs, the full
-    corpus). ``variant`` ("full" or "test") picks the archive for ``source="download"``.
-    ``seed`` and ``synthetic_options`` (n_speakers, wake_per_speaker, other_per_speaker)
-    only affect ``source="synthetic"``.
+    corpus). ``variant`` ("full", 2.4 GB, or "test", the 112 MB test set for a short class)
+    picks the archive for ``source="download"``. ``features`` (a front-end parameter dict)
+    returns cached features instead of waveforms for real data (see :func:`read_folder`;
+    the synthetic stand-in always holds waveforms). ``seed`` and ``synthetic_options``
+    (n_speakers, wake_per_speaker, other_per_speaker) only affect ``source="synthetic"``.
     """
     check_source(source)
     class_names(wake_word)
@@ -413,6 +472,8 @@ def load(
         max_per_word=max_per_word,
         max_per_class=max_per_class,
         progress=progress,
+        features=features,
+        cache_dir=cache_dir,
     )
     if source == "synthetic":
         ds = synthetic(seed=seed, wake_word=wake_word, **synthetic_options)
