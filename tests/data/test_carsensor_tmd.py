@@ -196,9 +196,9 @@ def test_missing_tmd_folder_says_how_to_download(tmp_path):
 def test_leave_one_user_out_on_synthetic_users():
     from tinyml_utils.apps import louo
 
-    r = louo.leave_one_group_out("carsensor", epochs=8, runtime="keras", progress=False,
-                                 hop_seconds=30.0)  # fmt: skip
+    r = louo.leave_one_group_out("carsensor", epochs=20, batch_size=16, runtime="keras",
+                                 progress=False, hop_seconds=30.0)  # fmt: skip
     assert list(r.per_group.index) == [f"user_{u:02d}" for u in range(12)]
     assert r.per_group["examples"].sum() == len(r.predictions)
     assert r.pooled.balanced_accuracy > 0.8  # the synthetic modes are easy
-    assert set(r.predictions["mode"]) == {"Still", "Car", "Walking"}
+    assert set(r.predictions["mode"]) == {"Still", "Walking", "Car", "Bus", "Train"}

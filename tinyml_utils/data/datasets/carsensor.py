@@ -246,10 +246,10 @@ def read_path(
 
 def synthetic(seed: int = 0, n_users: int = 12, minutes: float = 2.0, rate: float = 5.0) -> Dataset:
     """A learnable stand-in shaped like the TMD recordings: ``n_users`` users, each with one
-    recording per mode (still, in a vehicle, walking) of ``minutes`` at ``rate`` Hz, (T, 3)
-    in m/s^2 with gravity. Still: sensor noise only; vehicle: slow sway, vibration and
-    stops; walking: steps at 1.6-2.2 Hz. Each user's phone has its own noise level and sits
-    at its own angle. Default: 36 recordings of 600 samples (2 minutes).
+    recording per mode (Car, Bus, Train, Still, Walking) of ``minutes`` at ``rate`` Hz,
+    (T, 3) in m/s^2 with gravity. Still: sensor noise only; car, bus, train: slow sway,
+    vibration and stops; walking: steps at 1.6-2.2 Hz. Each user's phone has its own noise
+    level and sits at its own angle. Default: 60 recordings of 600 samples (2 minutes).
     """
     rng = np.random.default_rng(seed)
     n = int(minutes * 60 * rate)
@@ -257,16 +257,17 @@ def synthetic(seed: int = 0, n_users: int = 12, minutes: float = 2.0, rate: floa
     xs, ys, users, names, modes = [], [], [], [], []
     for u in range(n_users):
         noise = rng.uniform(0.01, 0.04)  # this phone's sensor noise
-        for mode in ("Still", "Car", "Walking"):
+        for mode in tmd.MODES:
             up = rng.normal(0, 1, 3)
             up /= np.linalg.norm(up)  # where gravity points in the phone's frame
             side = rng.normal(0, 1, 3)
             side -= side.dot(up) * up
             side /= np.linalg.norm(side)
-            if mode == "Car":  # sway, road vibration, and stops (a third of the time)
+            if tmd.MODES[mode]:  # sway, vibration (a train's is smaller), stops
                 moving = (np.sin(2 * np.pi * t / rng.uniform(60, 120)) > -0.5).astype(float)
                 sway = rng.uniform(0.3, 0.8) * np.sin(2 * np.pi * rng.uniform(0.1, 0.4) * t)
-                shake = rng.normal(0, rng.uniform(0.1, 0.4), n)
+                level = (0.05, 0.2) if mode == "Train" else (0.1, 0.4)
+                shake = rng.normal(0, rng.uniform(*level), n)
                 motion = moving[:, None] * (sway[:, None] * side + shake[:, None] * up)
             elif mode == "Walking":  # a vertical bounce at the step rate, a side sway
                 f = rng.uniform(1.6, 2.2)
