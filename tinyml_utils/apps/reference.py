@@ -395,8 +395,13 @@ def results_markdown(all_metrics: list[dict[str, Any]]) -> str:
             f"- Split: {m['split']}. Test examples: {m['examples']['test']} "
             f"(train {m['examples']['train']}, val {m['examples']['val']}).",
             f"- Model: `{m['spec']}`, {m['parameters']:,} parameters, input "
-            f"{tuple(m['input_shape'])}; {m['epochs_run']} epochs (early stopping on "
-            f"validation loss), seed {m['seed']}, {m['train_seconds']} s.",
+            f"{tuple(m['input_shape'])}; {m['epochs_run']} epochs "
+            + (
+                "(early stopping on validation loss)"
+                if m["examples"]["val"]
+                else "(fixed: no validation split)"
+            )
+            + f", seed {m['seed']}, {m['train_seconds']} s.",
             f"- Targets: {_target_text(m) or 'none'}.",
         ]
         if m.get("reference_project"):

@@ -79,7 +79,7 @@ static bool sensor_begin() {{ return IMU.begin(); }}
 static float history[kWindow][3];
 static int filled = 0;
 
-{FEATURES_C.replace("{", "{{").replace("}", "}}")}
+{FEATURES_C}
 static void fill_input() {{
   static uint32_t next_us = micros();
   int fresh = 0;
