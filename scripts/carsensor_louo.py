@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--seeds", type=int, default=3, help="LOUO runs of the int8 recipe")
     parser.add_argument("--skip-sweep", action="store_true")
+    parser.add_argument("--fresh", action="store_true", help="redo the sweep from scratch")
     args = parser.parse_args(argv)
     train.configure_threads(1, 1)
     folder = args.data_dir or (shared_data_dir() / "carsensor")
@@ -124,9 +125,16 @@ def main(argv: list[str] | None = None) -> int:
     recipe.recording_table(ds).to_csv(out / "data.csv", index=False)
     print(f"{ds}; wrote {out / 'data.csv'}", flush=True)
 
+    if args.fresh:
+        (out / "sweep.csv").unlink(missing_ok=True)
     if not args.skip_sweep:
-        rows = []
+        done = pd.read_csv(out / "sweep.csv") if (out / "sweep.csv").exists() else None
+        rows = [] if done is None else done.to_dict("records")  # resume an interrupted run
         for rate, window, blocks in SWEEP:
+            if any(
+                (r["rate_hz"], r["window_s"], r["blocks"]) == (rate, window, blocks) for r in rows
+            ):
+                continue
             t0 = time.perf_counter()
             d = (
                 ds

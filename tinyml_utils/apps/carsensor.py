@@ -196,7 +196,8 @@ class CarSensor(App):
         return block_features(w.x, params["blocks"]), w.y, w.groups, meta
 
     def spec_options(self, input_shape: tuple[int, ...]) -> dict[str, Any]:
-        return dict(conv_filters=(8,), pools=1, pool_size=2, kernel_size=3, dense_units=(8,))
+        pools = 1 if input_shape[0] >= 2 else 0  # one block per window: nothing to pool
+        return dict(conv_filters=(8,), pools=pools, pool_size=2, kernel_size=3, dense_units=(8,))
 
 
 APP = CarSensor()
