@@ -83,7 +83,8 @@ def markdown(
 
     for user, r in table.iterrows():
         lines.append(
-            f"| {user} | {r['examples']} | {r['n_not_in_vehicle']} | {r['n_in_vehicle']} | "
+            f"| {user} | {int(r['examples'])} | {int(r['n_not_in_vehicle'])} | "
+            f"{int(r['n_in_vehicle'])} | "
             f"{pct(r['recall_not_in_vehicle'])} | {pct(r['recall_in_vehicle'])} | "
             f"{pct(r['balanced_accuracy'])} | {pct(r['accuracy'])} |"
         )
