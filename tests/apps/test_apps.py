@@ -78,7 +78,9 @@ def test_quick_is_smaller_on_the_window_hop():
 
 
 def test_fixed_test_groups():
-    data = apps.prepare("carsensor", quick=True, test_groups=["user_00", "user_05"])
+    data = apps.prepare(
+        "carsensor", source="synthetic", quick=True, test_groups=["user_00", "user_05"]
+    )
     assert set(data.groups_test.tolist()) == {"user_00", "user_05"}
 
 

@@ -167,7 +167,7 @@ def test_block_features_ignore_orientation_and_see_motion():
 
 
 def test_prepare_windows_never_cross_recordings():
-    data = prepare("carsensor", quick=True)
+    data = prepare("carsensor", source="synthetic", quick=True)
     assert data.input_shape == (12, 4) and data.preprocessing["layout"] == "recordings"
     p = data.preprocessing
     assert (p["rate"], p["window"], p["blocks"]) == (5.0, 300, 12)
@@ -175,7 +175,7 @@ def test_prepare_windows_never_cross_recordings():
     expected = sum((len(x) - p["window"]) // p["hop"] + 1 for x in ds.x)
     assert len(data.y_train) + len(data.y_val) + len(data.y_test) == expected
     with pytest.raises(DataError, match="no recording is 3000 samples long"):
-        prepare("carsensor", quick=True, window_seconds=600)
+        prepare("carsensor", source="synthetic", quick=True, window_seconds=600)
 
 
 def test_kaggle_windows_get_the_same_model_input(tmp_path):
