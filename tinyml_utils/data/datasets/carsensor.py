@@ -294,9 +294,10 @@ def synthetic(seed: int = 0, n_users: int = 12, minutes: float = 2.0, rate: floa
             "format": "tmd",
             "group_name": "user",
             "group_rule": "synthetic users",
-            "per_example": ["recording", "mode"],
+            "per_example": ["recording", "mode", "native_rate"],
             "recording": np.array(names),
             "mode": np.array(modes),
+            "native_rate": np.full(len(xs), float(rate)),  # generated at the fixed rate
             "seed": seed,
         },
     )
