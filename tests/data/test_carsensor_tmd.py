@@ -202,3 +202,17 @@ def test_leave_one_user_out_on_synthetic_users():
     assert r.per_group["examples"].sum() == len(r.predictions)
     assert r.pooled.balanced_accuracy > 0.8  # the synthetic modes are easy
     assert set(r.predictions["mode"]) == {"Still", "Walking", "Car", "Bus", "Train"}
+
+
+def test_archive_variant_finds_the_recordings_in_any_layout(tmp_path, monkeypatch):
+    """The project's raw_data.tar.gz (layout not verified): recordings anywhere inside."""
+    import tarfile
+
+    src = _tmd_folder(tmp_path / "src")
+    archive = tmp_path / "raw_data.tar.gz"
+    with tarfile.open(archive, "w:gz") as tf:
+        tf.add(src / "tmd", "raw_data/some/folder")
+    monkeypatch.setattr(tmd, "ARCHIVE_URL", archive.as_uri())
+    ds = datasets.load("carsensor", source="download", variant="archive", progress=False)
+    assert list(ds.groups) == ["ann", "ann", "bob", "bob"] and ds.meta["format"] == "tmd"
+    assert ds.source == f"download:{archive.as_uri()}"

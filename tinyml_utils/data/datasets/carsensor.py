@@ -338,7 +338,8 @@ def load(
     if source == "download":
         folder = download(variant=variant, progress=progress)
         ds = tmd.read_folder(folder, rate=rate, progress=progress)
-        ds.source = f"download:{tmd.remotes(variant)[0].url.rsplit('/', 1)[0]}"
+        url = tmd.remotes(variant)[0].url  # github: the folder of the files; else the archive
+        ds.source = "download:" + (url.rsplit("/", 1)[0] if variant == "github" else url)
         return ds
     path = resolve_path(LOCATION, source, data_dir, lambda p: find_file(p) is not None)
     return read_path(path, block_windows=block_windows, rate=rate, progress=progress)
