@@ -15,7 +15,7 @@ EXPECTED = {
     # app, options -> (input shape, number of classes)
     ("motionsense", ()): ((256, 4), 3),
     ("motionsense", (("classes", 6),)): ((256, 7), 6),
-    ("carsensor", ()): ((100, 3), 2),
+    ("carsensor", ()): ((12, 4), 2),
     ("keyword_spotting", ()): ((31, 20, 1), 2),
     ("music_genre", ()): ((57, 1), 10),
     ("music_genre", (("kind", "audio"),)): ((216, 13), 10),
@@ -81,8 +81,10 @@ def test_quick_is_smaller_on_the_window_hop():
 
 
 def test_fixed_test_groups():
-    data = apps.prepare("carsensor", quick=True, test_groups=["recording_00", "recording_05"])
-    assert set(data.groups_test.tolist()) == {"recording_00", "recording_05"}
+    data = apps.prepare(
+        "carsensor", source="synthetic", quick=True, test_groups=["user_00", "user_05"]
+    )
+    assert set(data.groups_test.tolist()) == {"user_00", "user_05"}
 
 
 def test_errors_name_the_fix():

@@ -29,8 +29,9 @@ REAL = {  # reference name -> shared data folder
     "motionsense_6class": "motionsense",
     "keyword_spotting": "keyword_spotting",
     "music_genre": "music_genre",
+    "carsensor": "carsensor",
 }
-SYNTHETIC = ("carsensor", "music_genre_mfcc")
+SYNTHETIC = ("music_genre_mfcc",)
 
 
 def _results() -> pd.DataFrame:

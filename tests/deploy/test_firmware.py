@@ -2,7 +2,7 @@
 exists) as generated C on the host (gcc, sanitizers; portable and DSP-emulated kernels), on
 an emulated Cortex-M4F (QEMU mps2-an386: the DSP assembly) and on an emulated Arduino
 (simavr: the portable kernels), compared byte for byte with TFLite's reference kernels on
->= 100 real inputs (synthetic for carsensor).
+>= 100 real inputs (CarSensor: the TMD recordings).
 
 Everything is built once per session (fixtures); missing toolchains skip locally and fail
 in CI (conftest.require_tool)."""
@@ -53,20 +53,18 @@ def firmware_dir(tmp_path_factory):
 def case(request, firmware_dir) -> Case:
     app = request.param
     if app not in _CASES:
-        if app != "carsensor":
-            root = shared_data_dir()
-            if root is None or not (root / app).is_dir():
-                from conftest import app_data_dir
+        root = shared_data_dir()
+        if root is None or not (root / app).is_dir():
+            from conftest import app_data_dir
 
-                app_data_dir(app)  # skips locally / fails in CI
+            app_data_dir(app)  # skips locally / fails in CI
         model, description = examples.app_model(app)
         if examples.reference_model_path(app).is_file():  # the reference model, when it exists
             assert description.startswith("reference model"), description
             assert model == examples.reference_model_path(app).read_bytes()
         inputs = examples.app_inputs(app, N_INPUTS)
         assert len(inputs.x) >= 100, f"{app}: only {len(inputs.x)} inputs"
-        if app != "carsensor":
-            assert inputs.source.startswith("local"), inputs.source
+        assert inputs.source.startswith("local"), inputs.source
         x = reference.quantize_input(model, inputs.x).reshape(len(inputs.x), -1)
         gen = codegen.generate(model, app, firmware_dir / app)
         _CASES[app] = Case(app, model, x, reference.reference_outputs(model, x), gen, inputs.source)

@@ -396,8 +396,15 @@ def results_markdown(all_metrics: list[dict[str, Any]]) -> str:
             f"(train {m['examples']['train']}, val {m['examples']['val']}).",
             f"- Model: `{m['spec']}`, {m['parameters']:,} parameters, input "
             f"{tuple(m['input_shape'])}; {m['epochs_run']} epochs "
-            f"({m.get('training', 'early stopping on validation loss')}), seed {m['seed']}, "
-            f"{m['train_seconds']} s.",
+            + "("
+            + (
+                m.get("training")
+                if m.get("training") and m["examples"]["val"]
+                else "early stopping on validation loss"
+                if m["examples"]["val"]
+                else "fixed: no validation split"
+            )
+            + f"), seed {m['seed']}, {m['train_seconds']} s.",
             f"- Targets: {_target_text(m) or 'none'}.",
         ]
         if m.get("reference_project"):

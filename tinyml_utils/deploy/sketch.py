@@ -16,8 +16,9 @@ The input code repeats, on the board, what training did to the data (the recipe 
   channels derived per sample exactly as :func:`tinyml_utils.data.features.motion_channels`
   (e.g. acceleration along / across gravity), a sliding window of ``window`` samples every
   ``hop``, normalised with the training mean / std.
-* **carsensor**: three accelerometer axes (m/s^2), each window's mean removed when the
-  recipe says so, normalised.
+* **carsensor**: the accelerometer (m/s^2) at the recipe's rate, a sliding window cut into
+  blocks, per block the four log spreads of :func:`tinyml_utils.apps.carsensor.block_features`
+  (or, for a raw-window recipe, the three axes with each window's mean removed), normalised.
 * **keyword_spotting**: the PDM microphone at 16 kHz; the last second goes through the C
   log-mel front end ``firmware/audio/tinyml_frontend.c`` (copied into the sketch, with its
   generated constants :mod:`~tinyml_utils.deploy.frontend`), which equals the training
@@ -41,8 +42,9 @@ from typing import Any
 import numpy as np
 
 from tinyml_utils.apps import APPS, get_app
+from tinyml_utils.apps.carsensor import EPS as EPS_LOG
 from tinyml_utils.core.errors import DataError, UnsupportedOnMicroError
-from tinyml_utils.deploy import c_array, frontend, op_resolver
+from tinyml_utils.deploy import c_array, carsensor_input, frontend, op_resolver
 from tinyml_utils.tflite.interpreters import ModelLike, load_model_bytes
 from tinyml_utils.tflite.reader import model_info
 
@@ -228,8 +230,34 @@ static void fill_input() {{
     return code, source
 
 
+def _block_feature_code(app: str, pre: dict[str, Any], n_blocks: int, n_features: int) -> tuple:
+    """CarSensor's per-block features on the board (:mod:`.carsensor_input`)."""
+    window, blocks = int(pre["window"]), int(pre["blocks"])
+    if blocks != n_blocks or n_features != 4:
+        raise DataError(
+            f"{app}: the recipe has {blocks} blocks x 4 features; the model input is "
+            f"({n_blocks}, {n_features}): the recipe and the model do not belong together."
+        )
+    mean, std, source = _normalization(pre, n_features)
+    code = carsensor_input.block_feature_code(
+        app,
+        rate=_floats([float(pre.get("rate") or 5.0)]),
+        window=window,
+        hop=int(pre.get("hop") or window),
+        blocks=blocks,
+        eps=_floats([EPS_LOG]),
+        mean=mean,
+        std=std,
+        source=source,
+        gravity=STANDARD_GRAVITY,
+    )
+    return code, source
+
+
 def _accelerometer_code(app: str, pre: dict[str, Any] | None, n_steps: int, axes: int) -> tuple:
     pre = pre or {}
+    if "blocks" in pre:  # the TMD recipe: per-block features, not raw samples
+        return _block_feature_code(app, pre, n_steps, axes)
     window = int(pre.get("window", n_steps))
     if window != n_steps or axes != 3:
         raise DataError(

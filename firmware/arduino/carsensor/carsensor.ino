@@ -5,9 +5,9 @@
  *
  * Library: Chirale_TensorFlowLite (Library Manager; the official Arduino_TensorFlowLite was withdrawn
  * from it). Board: Arduino Mbed OS Nano Boards (nRF52840, 64 MHz, 1 MB flash, 256 KB RAM).
- * Model: carsensor_model_data.h (5456 bytes in flash), input (1, 100, 3) int8
- * (scale=0.0414892 zp=1), output (1, 2) int8 (scale=0.00390625 zp=-128).
- * Tensor arena: 4752 bytes = TFLM's measured minimum + max(25 %, 1 KB) margin.
+ * Model: carsensor_model_data.h (4272 bytes in flash), input (1, 12, 4) int8
+ * (scale=0.0154688 zp=15), output (1, 2) int8 (scale=0.00390625 zp=-128).
+ * Tensor arena: 4112 bytes = TFLM's measured minimum + max(25 %, 1 KB) margin.
  * Input normalisation: from preprocessing.json (training split statistics).
  */
 #include <Chirale_TensorFlowLite.h>
@@ -32,42 +32,79 @@ static int8_t quantize(float x) {
 }
 
 #include <Arduino_LSM9DS1.h>
+#include <math.h>
 
-// Input: the recipe of models/carsensor/preprocessing.json: 100 readings of the three
-// accelerometer axes in m/s^2 (phone accelerometers report m/s^2; the LSM9DS1 reports g),
-// each window's mean removed per axis, normalised.
-constexpr float kSampleHz = 50.0f;  // ASSUMED: the dataset does not record its sample rate; set your recording's
-constexpr int kWindow = 100;
-constexpr int kAxes = 3;
-constexpr bool kRemoveMean = true;
+// Input: the recipe of models/carsensor/preprocessing.json (apps.carsensor.block_features):
+// the accelerometer (m/s^2) read every 1/kSampleHz s (sample-and-hold, as the training
+// recordings were resampled), a window of kWindow samples every kHop, cut into kBlocks
+// blocks; per block: log spread of |a|, of the part along gravity (the block's mean
+// direction), log mean size of the part across it, log range of |a|; normalised.
+constexpr float kSampleHz = 5.0f;
+constexpr int kWindow = 300;
+constexpr int kHop = 75;
+constexpr int kBlocks = 12;
+constexpr int kBlock = kWindow / kBlocks;
+constexpr int kFeatures = 4;
+constexpr float kEps = 0.00100000005f;  // m/s^2 floor inside the logs
 // normalisation from preprocessing.json (training split statistics)
-static const float kMean[kAxes] = {1.60508264e-08f, 2.7025429e-08f, -2.53588794e-08f};
-static const float kStd[kAxes] = {1.05110502f, 1.2643652f, 0.85892874f};
+static const float kMean[kFeatures] = {-1.23343849f, -1.24240422f, -1.04127264f, 0.0312913693f};
+static const float kStd[kFeatures] = {2.01816583f, 2.00085282f, 1.84338856f, 2.03307843f};
 
 static bool sensor_begin() { return IMU.begin(); }
 
-static float window_buf[kWindow][kAxes];
+static float history[kWindow][3];
+static int filled = 0;
+
+static void block_features(const float (*b)[3], int n, float eps, float *f) {
+  float g[3] = {0.0f, 0.0f, 0.0f}, m_mean = 0.0f, m_min = 1e30f, m_max = -1e30f;
+  for (int t = 0; t < n; ++t) {
+    const float m = sqrtf(b[t][0] * b[t][0] + b[t][1] * b[t][1] + b[t][2] * b[t][2]);
+    for (int i = 0; i < 3; ++i) g[i] += b[t][i] / n;
+    m_mean += m / n;
+    m_min = m < m_min ? m : m_min;
+    m_max = m > m_max ? m : m_max;
+  }
+  const float gn = sqrtf(g[0] * g[0] + g[1] * g[1] + g[2] * g[2]) + 1e-9f;
+  const float u[3] = {g[0] / gn, g[1] / gn, g[2] / gn};
+  float v_mean = 0.0f, v_sq = 0.0f, m_sq = 0.0f, h_sum = 0.0f;
+  for (int t = 0; t < n; ++t) {
+    const float m = sqrtf(b[t][0] * b[t][0] + b[t][1] * b[t][1] + b[t][2] * b[t][2]);
+    const float d[3] = {b[t][0] - g[0], b[t][1] - g[1], b[t][2] - g[2]};
+    const float v = d[0] * u[0] + d[1] * u[1] + d[2] * u[2];
+    const float h[3] = {d[0] - v * u[0], d[1] - v * u[1], d[2] - v * u[2]};
+    v_mean += v / n;
+    v_sq += v * v / n;
+    m_sq += (m - m_mean) * (m - m_mean) / n;
+    h_sum += sqrtf(h[0] * h[0] + h[1] * h[1] + h[2] * h[2]) / n;
+  }
+  const float v_var = v_sq - v_mean * v_mean;
+  f[0] = logf(sqrtf(m_sq) + eps);
+  f[1] = logf(sqrtf(v_var > 0.0f ? v_var : 0.0f) + eps);
+  f[2] = logf(h_sum + eps);
+  f[3] = logf(m_max - m_min + eps);
+}
 
 static void fill_input() {
   static uint32_t next_us = micros();
-  for (int t = 0; t < kWindow; ++t) {
+  int fresh = 0;
+  while (fresh < kHop || filled < kWindow) {
     float ax, ay, az;
     while ((int32_t)(micros() - next_us) < 0) {}
     next_us += (uint32_t)(1e6f / kSampleHz);
     while (!IMU.accelerationAvailable()) {}
     IMU.readAcceleration(ax, ay, az);  // g
-    window_buf[t][0] = ax * 9.80665f;
-    window_buf[t][1] = ay * 9.80665f;
-    window_buf[t][2] = az * 9.80665f;
+    memmove(history[0], history[1], sizeof(float) * 3 * (kWindow - 1));
+    history[kWindow - 1][0] = ax * 9.80665f;
+    history[kWindow - 1][1] = ay * 9.80665f;
+    history[kWindow - 1][2] = az * 9.80665f;
+    if (filled < kWindow) ++filled;
+    ++fresh;
   }
-  for (int c = 0; c < kAxes; ++c) {
-    float m = 0.0f;
-    if (kRemoveMean) {
-      for (int t = 0; t < kWindow; ++t) m += window_buf[t][c];
-      m /= kWindow;
-    }
-    for (int t = 0; t < kWindow; ++t) {
-      input->data.int8[t * kAxes + c] = quantize((window_buf[t][c] - m - kMean[c]) / kStd[c]);
+  for (int k = 0; k < kBlocks; ++k) {
+    float f[kFeatures];
+    block_features(history + k * kBlock, kBlock, kEps, f);
+    for (int c = 0; c < kFeatures; ++c) {
+      input->data.int8[k * kFeatures + c] = quantize((f[c] - kMean[c]) / kStd[c]);
     }
   }
 }
@@ -84,7 +121,7 @@ static TfLiteStatus RegisterOps() {
   return kTfLiteOk;
 }
 
-constexpr int kArenaBytes = 4752;
+constexpr int kArenaBytes = 4112;
 alignas(16) static uint8_t tensor_arena[kArenaBytes];
 static tflite::MicroInterpreter *interpreter = nullptr;
 

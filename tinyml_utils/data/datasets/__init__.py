@@ -13,7 +13,8 @@
   (``tinyml_utils.core.paths.cache_dir()``), with a SHA-256 check. Known hashes ship in
   ``datasets/checksums.json``; for a file with no known hash, the first download's hash is
   recorded in ``<cache_dir>/checksums.json`` and later downloads must match it.
-  (GTZAN and CarSensor live on Kaggle and need an account: the error explains the steps.)
+  (CarSensor downloads the public TMD recordings; GTZAN lives on Kaggle and needs an account:
+  the error explains the steps.)
 - ``"auto"``: ``data_dir`` if given, else ``$TINYML_DATA_DIR/<folder>`` (or the shared data
   beside the checkout), else a previous download, else a DatasetNotFoundError that says which
   folder layout to create and how to download it.

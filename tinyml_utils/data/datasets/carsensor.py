@@ -1,24 +1,26 @@
-"""CarSensor ("Mobile Accelerometer Car 12K"): is the phone in a vehicle?
+"""CarSensor: is the phone in a vehicle? Real data: the TMD recordings; also the Kaggle file.
 
-Examples are windows of 100 consecutive 3-axis accelerometer readings: x is float32
-(N, 100, 3), y is 0 = not in vehicle, 1 = in vehicle.
+y is 0 = not in a vehicle, 1 = in a vehicle. Two kinds of data are accepted:
 
-Accepted files (put one in the ``carsensor`` folder, or pass the file as ``data_dir``):
+- **TMD raw recordings** (the default, public, no account: :mod:`.tmd`): one
+  ``sensorfile_<user>_<Mode>_<ms>.csv`` (or ``.csv.gz``) per recording, anywhere below the
+  folder. x is a list of recordings, each (T, 3) accelerometer resampled to ``rate`` Hz;
+  groups are **users**. ``source="download"`` fetches them (GitHub commit named in
+  :mod:`.tmd`, SHA-256 checked), ``variant="archive"`` the project's own archive.
+- the Kaggle CSV ``mobile_accelerometer_car_12K.csv`` ("Mobile Accelerometer Car 12K", needs
+  a Kaggle account): columns ``acc_x, acc_y, acc_z, target`` (other columns are ignored),
+  one row per reading; every 100 consecutive rows are one window, labelled by its first row
+  (as in the dataset's reference notebook). Generic CSVs with ``x, y, z`` and a ``label``
+  (or ``target``/``class``) column work the same way. Labels may be 0/1, true/false, or text
+  such as "car"/"other". Or an ``.npz`` with ``x`` (N, 100, 3), ``y`` (N,) and optionally
+  ``groups`` (N,). x is then float32 (N, 100, 3).
 
-- the Kaggle CSV ``mobile_accelerometer_car_12K.csv``: columns ``acc_x, acc_y, acc_z,
-  target`` (other columns are ignored), one row per reading; every 100 consecutive rows are
-  one window, labelled by its first row (as in the dataset's reference notebook). Generic
-  CSVs with ``x, y, z`` and a ``label`` (or ``target``/``class``) column work the same way.
-  Labels may be 0/1, true/false, or text such as "car"/"other".
-- an ``.npz`` with ``x`` (N, 100, 3), ``y`` (N,) and optionally ``groups`` (N,).
-
-**Groups.** The Kaggle file has no recording or user column, so recordings cannot be
+**Groups of the Kaggle file.** It has no recording or user column, so recordings cannot be
 recovered. The loader uses a column named ``recording``/``session``/``group`` when there is
 one; otherwise each block of ``block_windows`` consecutive windows (default 10, i.e. 1,000
 rows) is one group. Consecutive windows usually come from the same recording, so this keeps
 neighbours together, but it cannot guarantee that a recording stays on one side of a split;
-the file is also reported to be sorted by class and to contain many duplicate rows. Treat
-accuracy on it with care and say so.
+the file is also reported to hold about 23 % duplicate rows. Treat accuracy on it with care.
 """
 
 from __future__ import annotations
@@ -31,10 +33,12 @@ import numpy as np
 import pandas as pd
 
 from tinyml_utils.core.errors import DataError, DatasetNotFoundError
+from tinyml_utils.data.datasets import tmd
 from tinyml_utils.data.datasets.base import (
     Dataset,
     Location,
     check_source,
+    download_cache_folder,
     local_source,
     resolve_path,
 )
@@ -55,22 +59,23 @@ LOCATION = Location(
     name=NAME,
     folder="carsensor",
     layout=(
-        f"carsensor/{CSV_FILE} (columns acc_x, acc_y, acc_z, target; 100 rows per window) "
-        "or carsensor/<name>.npz with x (N, 100, 3), y (N,) and optional groups"
+        "carsensor/**/sensorfile_<user>_<Car|Bus|Train|Still|Walking>_<ms>.csv[.gz] (TMD raw "
+        f"recordings), or carsensor/{CSV_FILE} (Kaggle: columns acc_x, acc_y, acc_z, target; "
+        "100 rows per window), or carsensor/<name>.npz with x (N, 100, 3), y (N,), groups"
     ),
     get_it=(
-        f"the dataset is on Kaggle and needs a free account: `pip install kaggle`, put your API "
-        f"token in ~/.kaggle/kaggle.json, then `kaggle datasets download -d {KAGGLE_DATASET} "
-        f"-p <folder> --unzip` and pass data_dir=<folder>"
+        "`tinyml data download carsensor` (the TMD recordings from GitHub, no account; "
+        "source='download' in Python). The Kaggle file needs a free account: `kaggle datasets "
+        f"download -d {KAGGLE_DATASET} -p <folder> --unzip`, then pass data_dir=<folder>"
     ),
 )
 
 DESCRIPTION = f"""\
-Mobile Accelerometer Car 12K (Claudio Bottari, Kaggle): about 12,000 windows of 100
+{tmd.DESCRIPTION}
+Alternative: Mobile Accelerometer Car 12K (Claudio Bottari, Kaggle): about 12,000 windows of 100
 three-axis smartphone accelerometer readings, labelled in a vehicle (1) or not (0).
-The file has no recording or user ids; groups are blocks of consecutive windows, so a split
-cannot be guaranteed recording-disjoint.
-License: as stated on the Kaggle page (check it before redistributing).
+That file has no recording or user ids (groups are blocks of consecutive windows, so a split
+cannot be guaranteed recording-disjoint) and many duplicate rows; Kaggle's license applies.
 Get it: {LOCATION.get_it}; layout: {LOCATION.layout}."""
 
 
@@ -85,7 +90,10 @@ def class_names(**_options) -> list[str]:
 
 
 def find_file(path: Path) -> Path | None:
-    """The data file: ``path`` itself, the Kaggle CSV in it, or its only .csv / .npz file."""
+    """The data: ``path`` itself if it holds TMD recordings (or is one), the Kaggle CSV in
+    it, or its only .csv / .npz file."""
+    if tmd.find_files(path):
+        return path
     if path.is_file():
         return path
     if not path.is_dir():
@@ -209,14 +217,23 @@ def read_npz(path: Path, block_windows: int = 10) -> Dataset:
     )
 
 
-def read_path(path: str | os.PathLike, block_windows: int = 10) -> Dataset:
+def read_path(
+    path: str | os.PathLike,
+    block_windows: int = 10,
+    rate: float = tmd.DEFAULT_RATE,
+    progress: bool = True,
+) -> Dataset:
+    """TMD recordings, the Kaggle CSV or an .npz at ``path`` (see the module docstring)."""
     path = Path(path)
     found = find_file(path)
     if found is None:
         raise DatasetNotFoundError(
-            f"no CarSensor data file in {path} (expected {CSV_FILE}, or exactly one .csv or "
-            f".npz). Fix: layout {LOCATION.layout}. {LOCATION.get_it}."
+            f"no CarSensor data in {path} (expected TMD sensorfile_*.csv[.gz] recordings, "
+            f"{CSV_FILE}, or exactly one .csv or .npz). Fix: layout {LOCATION.layout}. "
+            f"{LOCATION.get_it}."
         )
+    if tmd.find_files(found):
+        return tmd.read_folder(found, rate=rate, progress=progress)
     if found.suffix.lower() == ".npz":
         return read_npz(found, block_windows)
     return read_csv(found, block_windows)
@@ -227,49 +244,62 @@ def read_path(path: str | os.PathLike, block_windows: int = 10) -> Dataset:
 # ---------------------------------------------------------------------------------------
 
 
-def synthetic(seed: int = 0, n_recordings: int = 12, windows_per_recording: int = 32) -> Dataset:
-    """A learnable stand-in: half the recordings are 'in a vehicle' (gravity steady, slow sway,
-    small engine vibration), half are 'not' (walking steps around 2 Hz, larger motion).
-    Default: 12 recordings x 32 windows = 384 windows of (100, 3), in m/s^2, nominally 50 Hz.
+def synthetic(seed: int = 0, n_users: int = 12, minutes: float = 2.0, rate: float = 5.0) -> Dataset:
+    """A learnable stand-in shaped like the TMD recordings: ``n_users`` users, each with one
+    recording per mode (Car, Bus, Train, Still, Walking) of ``minutes`` at ``rate`` Hz,
+    (T, 3) in m/s^2 with gravity. Still: sensor noise only; car, bus, train: slow sway,
+    vibration and stops; walking: steps at 1.6-2.2 Hz. Each user's phone has its own noise
+    level and sits at its own angle. Default: 60 recordings of 600 samples (2 minutes).
     """
     rng = np.random.default_rng(seed)
-    rate = 50.0
-    xs, ys, groups = [], [], []
-    for r in range(n_recordings):
-        in_vehicle = r % 2
-        n = windows_per_recording * WINDOW
-        t = np.arange(n) / rate
-        up = rng.normal(0, 1, 3)
-        up /= np.linalg.norm(up)  # the phone's orientation: where gravity points
-        side = rng.normal(0, 1, 3)
-        side -= side.dot(up) * up
-        side /= np.linalg.norm(side)
-        if in_vehicle:  # steady gravity, slow sway sideways, faint engine vibration
-            sway = rng.uniform(0.3, 0.6) * np.sin(2 * np.pi * rng.uniform(0.2, 0.5) * t)
-            engine = 0.15 * np.sin(2 * np.pi * rng.uniform(15, 22) * t)
-            motion = sway[:, None] * side + engine[:, None] * up
-            noise = 0.1
-        else:  # walking: a vertical bounce at the step rate, with a heel-strike harmonic
-            f = rng.uniform(1.6, 2.2)
-            step = np.sin(2 * np.pi * f * t) + 0.5 * np.sin(4 * np.pi * f * t)
-            amp = rng.uniform(2.0, 3.5)
-            motion = amp * step[:, None] * (0.9 * up + 0.4 * side)
-            noise = 0.5
-        signal = 9.81 * up + motion + rng.normal(0, noise, (n, 3))
-        xs.append(signal.reshape(windows_per_recording, WINDOW, AXES))
-        ys += [in_vehicle] * windows_per_recording
-        groups += [f"recording_{r:02d}"] * windows_per_recording
+    n = int(minutes * 60 * rate)
+    t = np.arange(n) / rate
+    xs, ys, users, names, modes = [], [], [], [], []
+    for u in range(n_users):
+        noise = rng.uniform(0.01, 0.04)  # this phone's sensor noise
+        for mode in tmd.MODES:
+            up = rng.normal(0, 1, 3)
+            up /= np.linalg.norm(up)  # where gravity points in the phone's frame
+            side = rng.normal(0, 1, 3)
+            side -= side.dot(up) * up
+            side /= np.linalg.norm(side)
+            if tmd.MODES[mode]:  # sway, vibration (a train's is smaller), stops
+                moving = (np.sin(2 * np.pi * t / rng.uniform(60, 120)) > -0.5).astype(float)
+                sway = rng.uniform(0.3, 0.8) * np.sin(2 * np.pi * rng.uniform(0.1, 0.4) * t)
+                level = (0.05, 0.2) if mode == "Train" else (0.1, 0.4)
+                shake = rng.normal(0, rng.uniform(*level), n)
+                motion = moving[:, None] * (sway[:, None] * side + shake[:, None] * up)
+            elif mode == "Walking":  # a vertical bounce at the step rate, a side sway
+                f = rng.uniform(1.6, 2.2)
+                step = np.sin(2 * np.pi * f * t + rng.uniform(0, 6.3))
+                motion = rng.uniform(2.0, 4.0) * step[:, None] * (0.9 * up + 0.4 * side)
+            else:
+                motion = np.zeros((n, 3))
+            signal = 9.81 * up + motion + rng.normal(0, noise, (n, 3))
+            xs.append(signal.astype(np.float32))
+            ys.append(tmd.MODES[mode])
+            users.append(f"user_{u:02d}")
+            names.append(f"sensorfile_user_{u:02d}_{mode}_0.csv")
+            modes.append(mode)
     return Dataset(
         name=NAME,
-        x=np.concatenate(xs).astype(np.float32),
-        y=np.array(ys, dtype=np.int64),
-        groups=np.array(groups),
+        x=xs,
+        y=np.array(ys),
+        groups=np.array(users),
         class_names=class_names(),
         source="synthetic",
-        description="Synthetic stand-in for Mobile Accelerometer Car 12K (not real data).\n"
-        + DESCRIPTION,
-        sample_rate=None,
-        meta={"group_name": "recording", "group_rule": "synthetic recordings", "seed": seed},
+        description="Synthetic stand-in for the TMD recordings (not real data).\n" + DESCRIPTION,
+        sample_rate=float(rate),
+        meta={
+            "format": "tmd",
+            "group_name": "user",
+            "group_rule": "synthetic users",
+            "per_example": ["recording", "mode", "native_rate"],
+            "recording": np.array(names),
+            "mode": np.array(modes),
+            "native_rate": np.full(len(xs), float(rate)),  # generated at the fixed rate
+            "seed": seed,
+        },
     )
 
 
@@ -278,25 +308,38 @@ def synthetic(seed: int = 0, n_recordings: int = 12, windows_per_recording: int 
 # ---------------------------------------------------------------------------------------
 
 
-def download(dest: str | os.PathLike | None = None, **_options) -> Path:
-    """The dataset needs Kaggle credentials: this explains how to get it."""
-    raise DatasetNotFoundError(f"CarSensor cannot be downloaded automatically. {LOCATION.get_it}.")
+def download(
+    dest: str | os.PathLike | None = None, variant: str = "github", progress: bool = True
+) -> Path:
+    """Fetch the TMD recordings (``variant``: "github", the files of the commit named in
+    :mod:`.tmd`, SHA-256 checked; "archive", the project's raw_data.tar.gz) into ``dest``
+    (default: the download cache). Returns the folder."""
+    folder = Path(dest) if dest is not None else download_cache_folder(LOCATION)
+    return tmd.download(folder, variant=variant, progress=progress)
 
 
 def load(
     source: str = "auto",
     data_dir: str | os.PathLike | None = None,
+    rate: float = tmd.DEFAULT_RATE,
     block_windows: int = 10,
+    variant: str = "github",
     seed: int = 0,
+    progress: bool = True,
     **synthetic_options,
 ) -> Dataset:
-    """CarSensor windows (see the module docstring). ``data_dir`` may be the folder or the
-    file. ``seed`` and ``synthetic_options`` (n_recordings, windows_per_recording) only affect
-    ``source="synthetic"``."""
+    """CarSensor data (see the module docstring). ``data_dir`` may be the folder or the file.
+    ``rate``: Hz the TMD recordings are resampled to; ``block_windows``: group size of a
+    Kaggle file without recording ids; ``variant``: what ``source="download"`` fetches.
+    ``seed`` and ``synthetic_options`` (n_users, minutes) only affect ``source="synthetic"``."""
     check_source(source)
     if source == "synthetic":
-        return synthetic(seed=seed, **synthetic_options)
+        return synthetic(seed=seed, rate=rate, **synthetic_options)
     if source == "download":
-        download()
+        folder = download(variant=variant, progress=progress)
+        ds = tmd.read_folder(folder, rate=rate, progress=progress)
+        url = tmd.remotes(variant)[0].url  # github: the folder of the files; else the archive
+        ds.source = "download:" + (url.rsplit("/", 1)[0] if variant == "github" else url)
+        return ds
     path = resolve_path(LOCATION, source, data_dir, lambda p: find_file(p) is not None)
-    return read_path(path, block_windows=block_windows)
+    return read_path(path, block_windows=block_windows, rate=rate, progress=progress)
