@@ -1,17 +1,19 @@
 /*
  * TensorFlow Lite Micro on the MPS2-AN386 board (Cortex-M4F, QEMU -M mps2-an386).
  *
- * Built by tinyml_utils.deploy.tflm_target with a generated "tflm_model.h" that provides the
- * model array, the op registrations (tflm_register_ops), the arena size and the test inputs.
+ * Built by tinyml_utils.deploy.tflm_target with a generated "tflm_model.h/.cc" (the model
+ * array, the op registrations tflm_register_ops, the test inputs) and a generated
+ * "tflm_arena.c" (the arena, its size and the mode), so that changing the arena size only
+ * recompiles that small C file.
  *
- * Default: one interpreter on a static arena of TFLM_ARENA_BYTES; prints the arena TFLM used
+ * Default: one interpreter on the static arena of tflm_arena_bytes; prints the arena TFLM used
  * and each registered kernel's invoke address ("op <NAME> 0x..", for the per-op marks of the
  * counting plugin), runs input 0 once (warm-up, as for the generated C), then once more
  * between tinyml_bench_begin/_end (the markers the plugin counts between, same as
  * firmware/cortex_m/bench_main.c), then prints the int8 outputs of every test input
  * ("y <i>: v v ..").
- * -DTFLM_BISECT: searches, on the target, the smallest arena (bytes, within
- * TFLM_ARENA_BYTES) for which AllocateTensors() and Invoke() succeed; prints "arena_min <n>".
+ * tflm_bisect != 0: searches, on the target, the smallest arena (bytes, within
+ * tflm_arena_bytes) for which AllocateTensors() and Invoke() succeed; prints "arena_min <n>".
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +28,9 @@
 
 extern "C" {
 #include "semihost.h"
+extern uint8_t tflm_arena[]; /* aligned(16) */
+extern const size_t tflm_arena_bytes;
+extern const int tflm_bisect;
 }
 
 extern "C" __attribute__((noinline)) void tinyml_bench_begin(void) {
@@ -39,7 +44,6 @@ namespace {
 
 using Resolver = tflite::MicroMutableOpResolver<TFLM_N_OPS>;
 
-alignas(16) uint8_t g_arena[TFLM_ARENA_BYTES];
 alignas(Resolver) uint8_t g_resolver_mem[sizeof(Resolver)];
 alignas(tflite::MicroInterpreter) uint8_t g_interpreter_mem[sizeof(tflite::MicroInterpreter)];
 
@@ -55,7 +59,7 @@ void write_hex(uintptr_t v) {
 /* A fresh interpreter on the first `size` bytes of the arena; nullptr if allocation fails. */
 tflite::MicroInterpreter *make_interpreter(const Resolver &resolver, size_t size) {
   const tflite::Model *model = tflite::GetModel(tflm_model_data);
-  auto *interp = new (g_interpreter_mem) tflite::MicroInterpreter(model, resolver, g_arena, size);
+  auto *interp = new (g_interpreter_mem) tflite::MicroInterpreter(model, resolver, tflm_arena, size);
   if (interp->initialization_status() != kTfLiteOk || interp->AllocateTensors() != kTfLiteOk) {
     interp->~MicroInterpreter();
     return nullptr;
@@ -77,13 +81,13 @@ int main(void) {
     sh_write0("tflm: op registration failed\n");
     return 2;
   }
-#ifdef TFLM_BISECT
+  if (tflm_bisect) {
   /* smallest size in (lo, hi] that works; hi = the whole buffer must work */
-  size_t lo = 0, hi = TFLM_ARENA_BYTES;
+  size_t lo = 0, hi = tflm_arena_bytes;
   {
     tflite::MicroInterpreter *interp = make_interpreter(*resolver, hi);
     if (interp == nullptr || !run_input(interp, 0)) {
-      sh_write0("tflm: the model does not run in TFLM_ARENA_BYTES\n");
+      sh_write0("tflm: the model does not run in tflm_arena_bytes\n");
       return 3;
     }
     interp->~MicroInterpreter();
@@ -103,8 +107,8 @@ int main(void) {
   sh_write_int((long)hi);
   sh_write0("\n");
   return 0;
-#else
-  tflite::MicroInterpreter *interp = make_interpreter(*resolver, TFLM_ARENA_BYTES);
+  }
+  tflite::MicroInterpreter *interp = make_interpreter(*resolver, tflm_arena_bytes);
   if (interp == nullptr) {
     sh_write0("tflm: AllocateTensors() failed\n");
     return 3;
@@ -140,5 +144,4 @@ int main(void) {
   }
   sh_write0("DONE\n");
   return 0;
-#endif
 }

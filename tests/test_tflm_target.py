@@ -1,0 +1,109 @@
+"""TensorFlow Lite Micro on the emulated Cortex-M4F (QEMU mps2-an386) against the generated C.
+
+The guard of benchmarks/mcu/peers.csv: each committed model (models/<app>/model_int8.tflite)
+runs on the target as generated C and under TFLM with CMSIS-NN kernels (built once per
+session by scripts/build_tflm.sh with only the kernels the four models need; cached in
+build/tflm/), on real inputs (synthetic for carsensor, which has no real data); the int8
+outputs must be byte-identical, and equal to LiteRT's reference kernels on the host. If the
+generated C stops being byte-equal to TFLM on the target, test_generated_c_equals_tflm fails.
+
+CI cost (2 cores): the TFLM library build (framework + 5 kernels + 4 CMSIS-NN folders,
+136 objects) about 75-90 s on an idle machine when build/ is not cached, ~1 s when cached;
+then per app one TFLM firmware compile (~10 s), one generated-C build and three QEMU runs.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from tinyml_utils import apps
+from tinyml_utils.analyze.tflite_model import model_info
+from tinyml_utils.deploy import examples, reference, tflm_target
+from tinyml_utils.deploy.op_resolver import model_ops
+from tinyml_utils.errors import TinyMLError
+from tinyml_utils.paths import shared_data_dir
+
+N_INPUTS = 40
+APPS = [a for a in apps.APPS if examples.reference_model_path(a).is_file()]
+
+
+def _models() -> dict[str, bytes]:
+    return {a: examples.reference_model_path(a).read_bytes() for a in APPS}
+
+
+def test_kernel_files_and_int8_registrations():
+    ops = sorted({op for m in _models().values() for op in model_ops(m)})
+    files = tflm_target.kernel_files(ops)
+    assert set(files) <= set(tflm_target.KERNEL_FILES.values())
+    assert len(files) == len(set(files))
+    with pytest.raises(TinyMLError, match="KERNEL_FILES"):
+        tflm_target.kernel_files(["NOT_AN_OP"])
+    model = _models()["motionsense"] if "motionsense" in APPS else next(iter(_models().values()))
+    includes, calls = tflm_target.resolver_lines(model, int8=True)
+    for op in model_ops(model):
+        if op in tflm_target.INT8_REGISTRATIONS:
+            assert any(tflm_target.INT8_REGISTRATIONS[op] in c for c in calls), calls
+    assert len(calls) == len(model_ops(model))
+    _, plain = tflm_target.resolver_lines(model, int8=False)
+    assert not any("_INT8" in c for c in plain)
+
+
+def _require(*tools: str) -> None:
+    absent = [t for t in tools if shutil.which(t) is None]
+    if absent:
+        from conftest import missing
+
+        missing(f"tools not installed: {', '.join(absent)} (run scripts/install_firmware_tools.sh)")
+
+
+@pytest.fixture(scope="session")
+def tflm_cmsis_nn():
+    _require("arm-none-eabi-gcc", "arm-none-eabi-g++", "qemu-system-arm", "make", "gcc")
+    ops = sorted({op for m in _models().values() for op in model_ops(m)})
+    return tflm_target.library("cmsis_nn", ops)
+
+
+@pytest.fixture(scope="session")
+def counting_plugin(tmp_path_factory):
+    _require("gcc", "qemu-system-arm")
+    return tflm_target.build_plugin(tmp_path_factory.mktemp("plugin"))
+
+
+def _inputs(app: str, model: bytes) -> np.ndarray:
+    if app != "carsensor":
+        root = shared_data_dir()
+        if root is None or not (root / app).is_dir():
+            from conftest import app_data_dir
+
+            app_data_dir(app)  # skips locally / fails in CI
+    inputs = examples.app_inputs(app, N_INPUTS)
+    if app != "carsensor":
+        assert inputs.source.startswith("local"), inputs.source
+    return reference.quantize_input(model, inputs.x).reshape(len(inputs.x), -1)
+
+
+@pytest.mark.firmware
+@pytest.mark.parametrize("app", APPS)
+def test_generated_c_equals_tflm(app, tflm_cmsis_nn, counting_plugin, tmp_path):
+    model = _models()[app]
+    x = _inputs(app, model)
+    gen = tflm_target.measure_generated_c(model, app, x, tmp_path / "gen", counting_plugin)
+    tflm = tflm_target.measure_tflm(tflm_cmsis_nn, model, x, tmp_path / "tflm", counting_plugin)
+    assert gen.outputs.shape == tflm.outputs.shape == (len(x), gen.outputs.shape[1])
+    mismatched = np.flatnonzero((gen.outputs != tflm.outputs).any(axis=1))
+    assert mismatched.size == 0, (
+        f"{app}: generated C differs from TFLM+CMSIS-NN on the target for inputs "
+        f"{mismatched[:10].tolist()} (of {len(x)})"
+    )
+    y_ref = reference.reference_outputs(model, x)
+    assert np.array_equal(tflm.outputs, y_ref), f"{app}: TFLM on target != LiteRT reference"
+    # what peers.csv reports is real: counts between the markers, per-op marks, arena on target
+    assert 0 < gen.instructions < tflm.instructions
+    assert tflm.instructions <= tflm.cycles < 3 * tflm.instructions
+    assert [op["op"] for op in tflm.ops] == [op.name for op in model_info(model).subgraphs[0].ops]
+    assert sum(op["instructions"] for op in tflm.ops) <= tflm.instructions * 1.05
+    assert 0 < tflm.classes["arena_used"] <= tflm.arena_bytes
+    assert tflm.ram > tflm.arena_bytes
