@@ -24,7 +24,7 @@ from tinyml_utils.analyze.tflite_model import model_info
 from tinyml_utils.deploy import examples, reference, tflm_target
 from tinyml_utils.deploy.op_resolver import model_ops
 from tinyml_utils.errors import TinyMLError
-from tinyml_utils.paths import shared_data_dir
+from tinyml_utils.paths import repo_root, shared_data_dir
 
 N_INPUTS = 40
 APPS = [a for a in apps.APPS if examples.reference_model_path(a).is_file()]
@@ -107,3 +107,21 @@ def test_generated_c_equals_tflm(app, tflm_cmsis_nn, counting_plugin, tmp_path):
     assert sum(op["instructions"] for op in tflm.ops) <= tflm.instructions * 1.05
     assert 0 < tflm.classes["arena_used"] <= tflm.arena_bytes
     assert tflm.ram > tflm.arena_bytes
+
+
+@pytest.mark.firmware
+@pytest.mark.parametrize("app", APPS)
+def test_sketch_core_on_target_equals_generated_c(app, tflm_cmsis_nn, counting_plugin, tmp_path):
+    """The committed sketch's own setup(), quantize() and Invoke() against the real TFLM on
+    the target give the generated C's outputs for the same float inputs."""
+    folder = repo_root() / "firmware" / "arduino" / app
+    if not folder.is_dir():
+        pytest.skip(f"no committed sketch for {app}")
+    model = _models()[app]
+    x = _inputs(app, model)
+    inputs = examples.app_inputs(app, N_INPUTS)
+    got = tflm_target.run_sketch_core(tflm_cmsis_nn, folder, inputs.x, tmp_path / "sketch")
+    gen = tflm_target.measure_generated_c(model, app, x, tmp_path / "gen", counting_plugin)
+    assert got.shape == gen.outputs.shape
+    mismatched = np.flatnonzero((got != gen.outputs).any(axis=1))
+    assert mismatched.size == 0, f"{app}: sketch on target != generated C for {mismatched[:10]}"
