@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         plugin = tflm_target.build_plugin(tmp)
         for app in tqdm(app_list, desc="apps"):
             model = models[app]
-            inputs = examples.app_inputs(app, args.n)
+            inputs = tflm_target.app_inputs(app, args.n)
             sources.append(f"{app}: {len(inputs.x)} {inputs.source} inputs")
             x = reference.quantize_input(model, inputs.x).reshape(len(inputs.x), -1)
             y_ref = reference.reference_outputs(model, x)

@@ -72,6 +72,17 @@ def counting_plugin(tmp_path_factory):
     return tflm_target.build_plugin(tmp_path_factory.mktemp("plugin"))
 
 
+_GEN: dict[str, tflm_target.TargetRun] = {}
+
+
+def _generated_c(app, model, x, plugin, tmp_path_factory) -> tflm_target.TargetRun:
+    """The generated C on the target, once per app and session."""
+    if app not in _GEN:
+        out = tmp_path_factory.mktemp(f"gen_{app}")
+        _GEN[app] = tflm_target.measure_generated_c(model, app, x, out, plugin)
+    return _GEN[app]
+
+
 def _inputs(app: str, model: bytes) -> np.ndarray:
     if app != "carsensor":
         root = shared_data_dir()
@@ -79,7 +90,7 @@ def _inputs(app: str, model: bytes) -> np.ndarray:
             from conftest import app_data_dir
 
             app_data_dir(app)  # skips locally / fails in CI
-    inputs = examples.app_inputs(app, N_INPUTS)
+    inputs = tflm_target.app_inputs(app, N_INPUTS)
     if app != "carsensor":
         assert inputs.source.startswith("local"), inputs.source
     return reference.quantize_input(model, inputs.x).reshape(len(inputs.x), -1)
@@ -87,10 +98,10 @@ def _inputs(app: str, model: bytes) -> np.ndarray:
 
 @pytest.mark.firmware
 @pytest.mark.parametrize("app", APPS)
-def test_generated_c_equals_tflm(app, tflm_cmsis_nn, counting_plugin, tmp_path):
+def test_generated_c_equals_tflm(app, tflm_cmsis_nn, counting_plugin, tmp_path, tmp_path_factory):
     model = _models()[app]
     x = _inputs(app, model)
-    gen = tflm_target.measure_generated_c(model, app, x, tmp_path / "gen", counting_plugin)
+    gen = _generated_c(app, model, x, counting_plugin, tmp_path_factory)
     tflm = tflm_target.measure_tflm(tflm_cmsis_nn, model, x, tmp_path / "tflm", counting_plugin)
     assert gen.outputs.shape == tflm.outputs.shape == (len(x), gen.outputs.shape[1])
     mismatched = np.flatnonzero((gen.outputs != tflm.outputs).any(axis=1))
@@ -111,7 +122,9 @@ def test_generated_c_equals_tflm(app, tflm_cmsis_nn, counting_plugin, tmp_path):
 
 @pytest.mark.firmware
 @pytest.mark.parametrize("app", APPS)
-def test_sketch_core_on_target_equals_generated_c(app, tflm_cmsis_nn, counting_plugin, tmp_path):
+def test_sketch_core_on_target_equals_generated_c(
+    app, tflm_cmsis_nn, counting_plugin, tmp_path, tmp_path_factory
+):
     """The committed sketch's own setup(), quantize() and Invoke() against the real TFLM on
     the target give the generated C's outputs for the same float inputs."""
     folder = repo_root() / "firmware" / "arduino" / app
@@ -119,9 +132,9 @@ def test_sketch_core_on_target_equals_generated_c(app, tflm_cmsis_nn, counting_p
         pytest.skip(f"no committed sketch for {app}")
     model = _models()[app]
     x = _inputs(app, model)
-    inputs = examples.app_inputs(app, N_INPUTS)
+    inputs = tflm_target.app_inputs(app, N_INPUTS)
     got = tflm_target.run_sketch_core(tflm_cmsis_nn, folder, inputs.x, tmp_path / "sketch")
-    gen = tflm_target.measure_generated_c(model, app, x, tmp_path / "gen", counting_plugin)
+    gen = _generated_c(app, model, x, counting_plugin, tmp_path_factory)
     assert got.shape == gen.outputs.shape
     mismatched = np.flatnonzero((got != gen.outputs).any(axis=1))
     assert mismatched.size == 0, f"{app}: sketch on target != generated C for {mismatched[:10]}"

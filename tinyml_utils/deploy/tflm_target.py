@@ -36,10 +36,11 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyml_utils import apps
 from tinyml_utils.analyze.tflite_model import model_info
-from tinyml_utils.deploy import codegen, emulators, mcu_bench, toolchains
+from tinyml_utils.deploy import codegen, emulators, examples, mcu_bench, toolchains
 from tinyml_utils.deploy.op_resolver import method_name, model_ops
-from tinyml_utils.errors import TinyMLError
+from tinyml_utils.errors import DatasetNotFoundError, TinyMLError
 from tinyml_utils.paths import repo_root
 
 KINDS = ("cmsis_nn", "reference")
@@ -109,6 +110,23 @@ TEST_DATA_SYMBOLS = ("tflm_test_inputs", "tinyml_test_inputs", "tinyml_test_outp
 
 class TflmBuildError(TinyMLError, RuntimeError):
     """TFLM could not be built or the firmware did not run."""
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def app_inputs(app: str, n: int) -> examples.AppInputs:
+    """``n`` float model inputs of ``app``: real data when present (test split first, see
+    :func:`~tinyml_utils.deploy.examples.app_inputs`); synthetic for carsensor when its
+    shared folder holds no file this loader reads."""
+    try:
+        return examples.app_inputs(app, n)
+    except DatasetNotFoundError:
+        if app != "carsensor":
+            raise
+    data = apps.prepare(app, source="synthetic", quick=True)
+    parts = [p for p in (data.x_test, data.x_val, data.x_train) if p is not None and len(p)]
+    return examples.AppInputs(np.concatenate(parts)[:n].astype(np.float32), data.source)
 
 
 # ----------------------------------------------------------------------------- the library
