@@ -23,7 +23,7 @@ KIND=${1:-cmsis_nn}
 case $KIND in cmsis_nn|reference) ;; *) echo "kernel set must be cmsis_nn or reference, got '$KIND'" >&2; exit 2 ;; esac
 PINNED=$ROOT/firmware/tflm_target/vendor
 export BUILD_TYPE=${BUILD_TYPE:-release}
-for tool in arm-none-eabi-gcc arm-none-eabi-g++ make python3 sha256sum; do
+for tool in arm-none-eabi-gcc arm-none-eabi-g++ make python3 sha256sum flock; do
   command -v $tool >/dev/null || { echo "not installed: $tool (bash scripts/install_firmware_tools.sh)" >&2; exit 3; }
 done
 
@@ -78,6 +78,10 @@ DIRS_SORTED=$(echo ${CMSIS_NN_DIRS:-} | tr ' ' '\n' | sort -u | tr '\n' ' ')
 KEY=$( { cat "$PINNED/SHA256SUMS"; echo "$KIND|$OPS_SORTED|$DIRS_SORTED|$BUILD_TYPE";
          arm-none-eabi-gcc --version | head -1; cat "$PINNED/build.sh"; } | sha256sum | cut -c1-12)
 DEST=$ROOT/build/tflm/$KIND-$KEY
+mkdir -p "$ROOT/build/tflm"
+# one build per key at a time (pytest-xdist workers share build/): the others wait, then reuse it
+exec 9>"$DEST.lock"
+flock 9
 if [ -f "$DEST/library.txt" ] && [ -f "$(cat "$DEST/library.txt")" ]; then
   echo "cached: ${DEST#$ROOT/}"
   cat "$DEST/library.txt"
