@@ -62,7 +62,12 @@ PINS
 }
 
 VENDOR=$(find_vendor)
-if [ -z "$VENDOR" ]; then VENDOR=$(fetch_vendor | tail -1); fi
+if [ -z "$VENDOR" ]; then
+  mkdir -p "$ROOT/build/tflm"; exec 8>"$ROOT/build/tflm/vendor.lock"; flock 8
+  VENDOR=$(find_vendor)  # another process may have fetched it meanwhile
+  [ -n "$VENDOR" ] || VENDOR=$(fetch_vendor | tail -1)
+  flock -u 8
+fi
 if ! (cd "$VENDOR" && sha256sum --quiet -c "$PINNED/SHA256SUMS" >&2); then
   if [ "$VENDOR" = "$ROOT/build/tflm/vendor" ]; then
     echo "warning: fetched tarballs differ from the bundle's checksums (git archive output can" \
