@@ -62,7 +62,7 @@ Columns:
   includes its input copy.
 * `cycles_estimate`: an ESTIMATE, not a measurement (QEMU has no timing model): each executed
   instruction charged its cycle count from the Cortex-M4 Technical Reference Manual (ARM DDI
-  0439, table 3-1; FPU table 7-1): ALU 1, MUL/SMLAD 1, MLA 2, LDR/STR 2 (1 when pipelined
+  0439, table 3-1; FPU table 7-1): ALU 1, MUL/MLA/SMLAD/SMULL 1, LDR/STR 2 (1 when pipelined
   behind a load), LDRD/STRD 3, LDM/STM/PUSH/POP 1+N, taken branches 1+P with P = 2 (the TRM
   gives 1..3), not-taken conditional branches 1, SDIV 7 (2..12), IT 1. **Zero flash wait
   states** (code and constants in zero-wait-state memory, as the emulated board's SSRAM; a

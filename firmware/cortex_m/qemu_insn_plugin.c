@@ -187,9 +187,7 @@ static struct insn_cost cycles_of(const char *dis, int prev_load, const char *pr
     c.cls = C_FP, c.cycles = 1;
   } else if (starts(m, "sdiv") || starts(m, "udiv")) {
     c.cls = C_DIV, c.cycles = 7;
-  } else if (starts(m, "mla") || starts(m, "mls")) {
-    c.cls = C_MUL, c.cycles = 2;
-  } else if (starts(m, "mul") || starts(m, "smul") || starts(m, "umul") || starts(m, "smla") ||
+  } else if (starts(m, "mul") || starts(m, "mla") || starts(m, "mls") || starts(m, "smul") || starts(m, "umul") || starts(m, "smla") ||
              starts(m, "umla") || starts(m, "smua") || starts(m, "smus") || starts(m, "smml") ||
              starts(m, "smmu") || starts(m, "smls") || starts(m, "umaal")) {
     c.cls = C_MUL, c.cycles = 1;
