@@ -138,3 +138,39 @@ def test_sketch_core_on_target_equals_generated_c(
     assert got.shape == gen.outputs.shape
     mismatched = np.flatnonzero((got != gen.outputs).any(axis=1))
     assert mismatched.size == 0, f"{app}: sketch on target != generated C for {mismatched[:10]}"
+
+
+@pytest.mark.firmware
+def test_cycle_estimate_charges_trm_timings(counting_plugin, tmp_path):
+    """Ten more iterations of ldr; ldr; smlad; subs; bne cost exactly 50 instructions and
+    10 x (2 + 1 + 1 + 1 + 3) = 80 estimated cycles (firmware/tflm_target/cycles_check.c)."""
+    from tinyml_utils.deploy import emulators, toolchains
+
+    _require("arm-none-eabi-gcc", "qemu-system-arm")
+    fw, cm = tflm_target.TFLM_DIR, tflm_target.CORTEX_M_DIR
+    counts = {}
+    for n in (10, 20):
+        elf = tmp_path / f"cycles_{n}.elf"
+        toolchains._run(
+            [
+                "arm-none-eabi-gcc",
+                *toolchains.CORTEX_M4F_FLAGS,
+                f"-DLOOP_N={n}",
+                f"-I{cm}",
+                str(cm / "startup.c"),
+                str(cm / "semihost.c"),
+                str(fw / "cycles_check.c"),
+                "-T",
+                str(cm / "mps2_an386.ld"),
+                "-nostartfiles",
+                "--specs=nano.specs",
+                "-o",
+                str(elf),
+            ],
+            "cycles_check build",
+        )
+        res = tflm_target._run_counted(elf, counting_plugin)
+        counts[n] = (res["instructions"], res["cycles"])
+        assert emulators.run_qemu(elf).returncode == 0
+    assert counts[20][0] - counts[10][0] == 50
+    assert counts[20][1] - counts[10][1] == 80
