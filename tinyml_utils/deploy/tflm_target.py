@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,8 +177,13 @@ def library(kind: str, ops: list[str] | tuple[str, ...], jobs: int = 2) -> TflmL
             f"{proc.stdout[-2000:]}{proc.stderr[-3000:]}"
         )
     flags = dict(line.split("=", 1) for line in (lib.parent / "flags.txt").read_text().splitlines())
+    # the Makefile's values are shell words (quoted defines such as -D..._FILE=\\""ARMCM4".h\\")
     return TflmLibrary(
-        kind, lib, flags["CXXFLAGS"].split(), flags["INCLUDES"].split(), tuple(sorted(ops))
+        kind,
+        lib,
+        shlex.split(flags["CXXFLAGS"]),
+        shlex.split(flags["INCLUDES"]),
+        tuple(sorted(ops)),
     )
 
 
@@ -309,6 +315,7 @@ def _compile_model(lib: TflmLibrary, model: bytes, x_int8: np.ndarray, out: Path
             [
                 "arm-none-eabi-g++",
                 *lib.cxxflags,
+                "-Os",  # as TFLM's framework (its CXXFLAGS set no -O: the Makefile adds it per file)
                 *lib.includes,
                 f"-I{out}",
                 f"-I{CORTEX_M_DIR}",
@@ -587,7 +594,7 @@ def run_sketch_core(
         out,
         (f"-I{folder}",),
     )
-    cxx = [f for f in lib.cxxflags if f != "-Werror"] + ["-Wno-unused-function"]
+    cxx = [f for f in lib.cxxflags if f != "-Werror"] + ["-Os", "-Wno-unused-function"]
     includes = [*lib.includes, f"-I{TFLM_DIR / 'arduino_shim'}", f"-I{folder}", f"-I{out}"]
     for src, extra in [
         (TFLM_DIR / "sketch_main.cc", [f'-DSKETCH_INO="{inos[0]}"', f"-I{CORTEX_M_DIR}"])
