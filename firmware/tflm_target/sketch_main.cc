@@ -14,6 +14,8 @@
 
 #include "sketch_inputs.h"
 
+/* static objects register their destructors with __cxa_atexit (never run: main exits) */
+void *__dso_handle = nullptr;
 SerialShim Serial;
 IMUShim IMU;
 PDMShim PDM;
@@ -23,6 +25,7 @@ void interrupts() {}
 
 extern "C" {
 #include "semihost.h"
+
 extern void (*__init_array_start[])(void);
 extern void (*__init_array_end[])(void);
 }

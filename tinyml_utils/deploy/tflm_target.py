@@ -576,7 +576,7 @@ def run_sketch_core(
     ``quantize()`` on each float model input of ``x_float`` and ``Invoke()``; sensors and
     serial port are shims. Returns the int8 outputs, one row per input.
     """
-    folder = Path(sketch_dir)
+    folder = Path(sketch_dir).resolve()
     inos = sorted(folder.glob("*.ino"))
     if len(inos) != 1:
         raise TinyMLError(f"{folder}: expected one .ino sketch, found {len(inos)}.")
