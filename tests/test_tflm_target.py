@@ -3,9 +3,13 @@
 The guard of benchmarks/mcu/peers.csv: each committed model (models/<app>/model_int8.tflite)
 runs on the target as generated C and under TFLM with CMSIS-NN kernels (built once per
 session by scripts/build_tflm.sh with only the kernels the four models need; cached in
-build/tflm/), on real inputs (synthetic for carsensor, which has no real data); the int8
-outputs must be byte-identical, and equal to LiteRT's reference kernels on the host. If the
-generated C stops being byte-equal to TFLM on the target, test_generated_c_equals_tflm fails.
+build/tflm/), on real inputs (synthetic for carsensor: its shared folder holds no file the
+loader reads). The generated C must equal LiteRT's reference kernels on every input, and
+TFLM on the target on every input except where TFLM itself parts from LiteRT at a
+FULLY_CONNECTED by one step (LiteRT's reference FULLY_CONNECTED requantizes in float, TFLM
+in integers: LiteRT issue #8567; measured: 2 of 120 motionsense inputs, 3 of 120
+music_genre inputs, none for carsensor and keyword spotting). Any other difference fails
+test_generated_c_equals_tflm: the generated C must stay byte-equal to TFLM on the target.
 
 CI cost (2 cores): the TFLM library build (framework + 5 kernels + 4 CMSIS-NN folders,
 136 objects) about 75-90 s on an idle machine when build/ is not cached, ~1 s when cached;
@@ -20,13 +24,16 @@ import numpy as np
 import pytest
 
 from tinyml_utils import apps
+from tinyml_utils.analyze.interpreters import TFLMRunner
 from tinyml_utils.analyze.tflite_model import model_info
-from tinyml_utils.deploy import examples, reference, tflm_target
+from tinyml_utils.deploy import examples, reference, tflm_equivalence, tflm_target
 from tinyml_utils.deploy.op_resolver import model_ops
 from tinyml_utils.errors import TinyMLError
 from tinyml_utils.paths import repo_root, shared_data_dir
 
-N_INPUTS = 40
+N_INPUTS = 120
+#: at most this share of inputs may differ, and only by the FULLY_CONNECTED step above
+MAX_FC_DIFFERENCES = 0.05
 APPS = [a for a in apps.APPS if examples.reference_model_path(a).is_file()]
 
 
@@ -104,13 +111,25 @@ def test_generated_c_equals_tflm(app, tflm_cmsis_nn, counting_plugin, tmp_path, 
     gen = _generated_c(app, model, x, counting_plugin, tmp_path_factory)
     tflm = tflm_target.measure_tflm(tflm_cmsis_nn, model, x, tmp_path / "tflm", counting_plugin)
     assert gen.outputs.shape == tflm.outputs.shape == (len(x), gen.outputs.shape[1])
-    mismatched = np.flatnonzero((gen.outputs != tflm.outputs).any(axis=1))
-    assert mismatched.size == 0, (
-        f"{app}: generated C differs from TFLM+CMSIS-NN on the target for inputs "
-        f"{mismatched[:10].tolist()} (of {len(x)})"
-    )
     y_ref = reference.reference_outputs(model, x)
-    assert np.array_equal(tflm.outputs, y_ref), f"{app}: TFLM on target != LiteRT reference"
+    assert np.array_equal(gen.outputs, y_ref), f"{app}: generated C on target != LiteRT reference"
+    host = TFLMRunner(model)
+    shape = host.input_detail["shape"]
+    y_tflm_host = np.concatenate([host.invoke_one(r.reshape(shape)) for r in x]).reshape(len(x), -1)
+    assert np.array_equal(tflm.outputs, y_tflm_host), f"{app}: TFLM on target != tflite-micro host"
+    differ = np.flatnonzero((gen.outputs != tflm.outputs).any(axis=1))
+    assert len(differ) <= MAX_FC_DIFFERENCES * len(x), f"{app}: {len(differ)} inputs differ"
+    if len(differ):
+        where = tflm_equivalence.first_divergence(model, x[differ])
+        unexplained = [
+            (int(i), w)
+            for i, w in zip(differ, where, strict=True)
+            if w is None or w["op"] != "FULLY_CONNECTED" or w["max_diff"] != 1
+        ]
+        assert not unexplained, (
+            f"{app}: generated C differs from TFLM+CMSIS-NN on the target, not explained by "
+            f"TFLM's integer FULLY_CONNECTED requantization: {unexplained[:5]}"
+        )
     # what peers.csv reports is real: counts between the markers, per-op marks, arena on target
     assert 0 < gen.instructions < tflm.instructions
     assert tflm.instructions <= tflm.cycles < 3 * tflm.instructions
@@ -133,7 +152,7 @@ def test_sketch_core_on_target_equals_generated_c(
     model = _models()[app]
     x = _inputs(app, model)
     inputs = tflm_target.app_inputs(app, N_INPUTS)
-    got = tflm_target.run_sketch_core(tflm_cmsis_nn, folder, inputs.x, tmp_path / "sketch")
+    got = tflm_equivalence.run_sketch_core(tflm_cmsis_nn, folder, inputs.x, tmp_path / "sketch")
     gen = _generated_c(app, model, x, counting_plugin, tmp_path_factory)
     assert got.shape == gen.outputs.shape
     mismatched = np.flatnonzero((got != gen.outputs).any(axis=1))

@@ -285,7 +285,7 @@ def _sizes(elf: Path) -> tuple[int, int]:
     return text + data - test_data, data + bss
 
 
-def _c_objects(sources: list[Path], out: Path, flags: tuple[str, ...] = ()) -> list[Path]:
+def c_objects(sources: list[Path], out: Path, flags: tuple[str, ...] = ()) -> list[Path]:
     objs = []
     for src in sources:
         obj = out / (src.stem + ".o")
@@ -308,7 +308,7 @@ def _c_objects(sources: list[Path], out: Path, flags: tuple[str, ...] = ()) -> l
 def _compile_model(lib: TflmLibrary, model: bytes, x_int8: np.ndarray, out: Path) -> list[Path]:
     """Objects of start-up code, semihosting, tflm_main.cc and the model (arena-independent)."""
     write_model_sources(model, x_int8, out)
-    objs = _c_objects([CORTEX_M_DIR / "startup.c", CORTEX_M_DIR / "semihost.c"], out)
+    objs = c_objects([CORTEX_M_DIR / "startup.c", CORTEX_M_DIR / "semihost.c"], out)
     for src in (TFLM_DIR / "tflm_main.cc", out / "tflm_model.cc"):
         obj = out / (src.stem + ".o")
         toolchains._run(
@@ -352,10 +352,10 @@ def _link(lib: TflmLibrary, objs: list[Path], out: Path, arena: int, bisect: boo
         ],
         "Cortex-M4F build (arm-none-eabi-gcc)",
     )
-    return _link_elf(lib, [*objs, arena_c.with_suffix(".o")], elf)
+    return link_elf(lib, [*objs, arena_c.with_suffix(".o")], elf)
 
 
-def _link_elf(lib: TflmLibrary, objs: list[Path], elf: Path) -> Path:
+def link_elf(lib: TflmLibrary, objs: list[Path], elf: Path) -> Path:
     toolchains._run(
         [
             "arm-none-eabi-g++",
@@ -561,53 +561,3 @@ def measure_generated_c(
 def build_plugin(out_dir: str | Path) -> Path:
     """The counting plugin (instructions, marks, cycle estimate)."""
     return mcu_bench.build_plugin(out_dir)
-
-
-# ----------------------------------------------------------------------------- sketches
-
-
-def run_sketch_core(
-    lib: TflmLibrary, sketch_dir: str | Path, x_float: np.ndarray, out_dir: str | Path
-) -> np.ndarray:
-    """The inference core of a workbook TFLM sketch (``firmware/arduino/<app>/``) on the target.
-
-    ``firmware/tflm_target/sketch_main.cc`` includes the ``.ino`` itself and calls its
-    ``setup()`` (model array, op resolver, ``kArenaBytes``, ``AllocateTensors``), its
-    ``quantize()`` on each float model input of ``x_float`` and ``Invoke()``; sensors and
-    serial port are shims. Returns the int8 outputs, one row per input.
-    """
-    folder = Path(sketch_dir).resolve()
-    inos = sorted(folder.glob("*.ino"))
-    if len(inos) != 1:
-        raise TinyMLError(f"{folder}: expected one .ino sketch, found {len(inos)}.")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    x = np.asarray(x_float, np.float32).reshape(len(x_float), -1)
-    values = ",\n".join(", ".join(f"{v!r}f" for v in row.astype(float).tolist()) for row in x)
-    (out / "sketch_inputs.h").write_text(
-        "/* float model inputs for sketch_main.cc (tinyml_utils.deploy.tflm_target) */\n"
-        f"#define SKETCH_TEST_COUNT {len(x)}\n#define SKETCH_INPUT_SIZE {x.shape[1]}\n"
-        f"static const float sketch_inputs[{x.size}] = {{\n{values}\n}};\n"
-    )
-    objs = _c_objects(
-        [CORTEX_M_DIR / "startup.c", CORTEX_M_DIR / "semihost.c", *sorted(folder.glob("*.c"))],
-        out,
-        (f"-I{folder}",),
-    )
-    cxx = [f for f in lib.cxxflags if f != "-Werror"] + ["-Os", "-Wno-unused-function"]
-    includes = [*lib.includes, f"-I{TFLM_DIR / 'arduino_shim'}", f"-I{folder}", f"-I{out}"]
-    for src, extra in [
-        (TFLM_DIR / "sketch_main.cc", [f'-DSKETCH_INO="{inos[0]}"', f"-I{CORTEX_M_DIR}"])
-    ] + [(cpp, []) for cpp in sorted(folder.glob("*.cpp"))]:
-        obj = out / (src.stem + ".o")
-        toolchains._run(
-            ["arm-none-eabi-g++", *cxx, *includes, *extra, "-c", str(src), "-o", str(obj)],
-            f"sketch build (arm-none-eabi-g++ {src.name})",
-        )
-        objs.append(obj)
-    elf = _link_elf(lib, objs, out / f"{inos[0].stem}_sketch.elf")
-    run = emulators.run_qemu(elf, timeout=600)
-    if run.returncode != 0 or "DONE" not in run.output:
-        raise TflmBuildError(f"{elf.name} failed on QEMU (exit {run.returncode}):\n{run.output}")
-    rows = re.findall(r"^y (\d+):((?: -?\d+)+)$", run.output, re.M)
-    return np.array([[int(v) for v in vals.split()] for _, vals in rows], np.int8)
