@@ -1,7 +1,7 @@
 """Model size search over the CNN template: which (N, M, Pi, widths) is small AND accurate?
 
 The reference methodology: take the template ``Input -> (Conv -> MaxPool x Pi) x N ->
-Flatten -> (Dense -> regulariser) x M -> softmax`` (:class:`tinyml_utils.models.CNNSpec`),
+Flatten -> (Dense -> regulariser) x M -> softmax`` (:class:`tinyml_utils.model.cnn.CNNSpec`),
 train every point of a small grid, and rank them with a loss that is a weighted average of
 (1 - accuracy) and the weights size. Beyond the reference, the loss can also weigh the
 measured TFLM arena (RAM) and a latency term.
@@ -47,8 +47,14 @@ from typing import Any
 
 import numpy as np
 
-from tinyml_utils.errors import DataError
-from tinyml_utils.models import CNNSpec
+from tinyml_utils.core.errors import DataError
+from tinyml_utils.model.cnn import CNNSpec, build_cnn
+from tinyml_utils.model.train import weights_bytes
+from tinyml_utils.tflite.compute import total_macs
+from tinyml_utils.tflite.convert import convert
+from tinyml_utils.tflite.interpreters import run_tflite
+from tinyml_utils.tflite.reader import model_info
+from tinyml_utils.tflite.tflm import measure_arena
 
 # --------------------------------------------------------------------------- the space
 
@@ -181,25 +187,21 @@ def enumerate_candidates(
 def count_macs(model) -> int:
     """Multiply-accumulates of one inference of a Keras model (batch 1).
 
-    Counted on the model's float32 .tflite file by :func:`tinyml_utils.analyze.compute.total_macs`
+    Counted on the model's float32 .tflite file by :func:`tinyml_utils.tflite.compute.total_macs`
     (conv: output positions x kernel size x input channels x filters; fully connected: inputs
     x units), so the search, pruning and the benchmark report one and the same figure.
     """
-    from tinyml_utils.convert import convert
 
     return _macs_of(convert(model, "float32"))
 
 
 def _macs_of(model_bytes: bytes) -> int:
-    from tinyml_utils.analyze.compute import total_macs
-    from tinyml_utils.analyze.tflite_model import model_info
 
     return int(total_macs(model_info(model_bytes)))
 
 
 def tflite_accuracy(model_bytes: bytes, x: np.ndarray, y: np.ndarray) -> float:
     """Accuracy of a .tflite model on (x, y), measured by running the file (ai_edge_litert)."""
-    from tinyml_utils.analyze.interpreters import run_tflite
 
     if len(x) == 0:
         raise DataError("no examples to evaluate on (empty x).")
@@ -208,20 +210,18 @@ def tflite_accuracy(model_bytes: bytes, x: np.ndarray, y: np.ndarray) -> float:
 
 
 def _default_arena(model_bytes: bytes) -> int | None:
-    from tinyml_utils.analyze.tflm import measure_arena
 
     return measure_arena(model_bytes).arena_bytes
 
 
 def _weights_bytes(model_bytes: bytes) -> int:
-    from tinyml_utils.train import weights_bytes
 
     return int(weights_bytes(model_bytes))
 
 
 def compile_model(model, learning_rate: float = 1e-3) -> None:
     """Adam + sparse categorical cross-entropy + accuracy: how every candidate is trained."""
-    from tinyml_utils.tf import keras
+    from tinyml_utils.core.tf import keras
 
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
@@ -239,7 +239,7 @@ class _Trial:
 
 
 def _fit(trial: _Trial, data, epochs: int, batch_size: int, seed: int) -> None:
-    from tinyml_utils.tf import keras
+    from tinyml_utils.core.tf import keras
 
     keras.utils.set_random_seed(seed + trial.epochs)
     trial.model.fit(
@@ -261,7 +261,6 @@ def _measure(
     measure_arena: Callable[[bytes], int | None],
     num_calibration: int,
 ) -> dict[str, Any]:
-    from tinyml_utils.convert import convert
 
     blob = convert(trial.model, "int8", data.x_train, num_calibration=num_calibration)
     spec = trial.spec
@@ -317,8 +316,6 @@ def run_search(
     """
     import pandas as pd
     from tqdm.auto import tqdm
-
-    from tinyml_utils.models import build_cnn
 
     if strategy not in ("grid", "halving"):
         raise DataError(f"strategy must be 'grid' or 'halving', got {strategy!r}.")
