@@ -31,10 +31,10 @@ from tqdm import tqdm  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tinyml_utils import apps  # noqa: E402
-from tinyml_utils.analyze.tflm import measure_arena  # noqa: E402
+from tinyml_utils.core.paths import repo_root  # noqa: E402
 from tinyml_utils.deploy import examples, reference, tflm_target  # noqa: E402
 from tinyml_utils.deploy.op_resolver import model_ops  # noqa: E402
-from tinyml_utils.paths import repo_root  # noqa: E402
+from tinyml_utils.tflite.tflm import measure_arena  # noqa: E402
 
 IMPLS = ("generated_c", "tflm_cmsis_nn", "tflm_reference")
 CLOCK_HZ = 64_000_000  # nRF52840 (Arduino Nano 33 BLE Sense)

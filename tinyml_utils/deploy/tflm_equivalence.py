@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyml_utils.analyze.tflite_model import model_info
+from tinyml_utils.core.errors import TinyMLError
 from tinyml_utils.deploy import emulators, toolchains
 from tinyml_utils.deploy.tflm_target import (
     CORTEX_M_DIR,
@@ -24,7 +24,7 @@ from tinyml_utils.deploy.tflm_target import (
     c_objects,
     link_elf,
 )
-from tinyml_utils.errors import TinyMLError
+from tinyml_utils.tflite.reader import model_info
 
 # ----------------------------------------------------------------------------- differences
 

@@ -38,11 +38,11 @@ from pathlib import Path
 import numpy as np
 
 from tinyml_utils import apps
-from tinyml_utils.analyze.tflite_model import model_info
+from tinyml_utils.core.errors import TinyMLError
+from tinyml_utils.core.paths import repo_root, shared_data_dir
 from tinyml_utils.deploy import codegen, emulators, examples, mcu_bench, toolchains
 from tinyml_utils.deploy.op_resolver import method_name, model_ops
-from tinyml_utils.errors import DatasetNotFoundError, TinyMLError
-from tinyml_utils.paths import repo_root
+from tinyml_utils.tflite.reader import model_info
 
 KINDS = ("cmsis_nn", "reference")
 BUILD_SCRIPT = repo_root() / "scripts" / "build_tflm.sh"
@@ -117,15 +117,12 @@ class TflmBuildError(TinyMLError, RuntimeError):
 
 
 def app_inputs(app: str, n: int) -> examples.AppInputs:
-    """``n`` float model inputs of ``app``: real data when present (test split first, see
-    :func:`~tinyml_utils.deploy.examples.app_inputs`); synthetic for carsensor when its
-    shared folder holds no file this loader reads."""
-    try:
-        return examples.app_inputs(app, n)
-    except DatasetNotFoundError:
-        if app != "carsensor":
-            raise
-    data = apps.prepare(app, source="synthetic", quick=True)
+    """``n`` float model inputs of ``app`` (test split first, then validation, training):
+    real data from ``../shared/data/<app>`` (or $TINYML_DATA_DIR) when it can be loaded,
+    else synthetic (``apps.prepare(source="auto")``; ``source`` says which)."""
+    root = shared_data_dir()
+    folder = root / app if root is not None and (root / app).is_dir() else None
+    data = apps.prepare(app, source="auto", data_dir=folder, quick=True)
     parts = [p for p in (data.x_test, data.x_val, data.x_train) if p is not None and len(p)]
     return examples.AppInputs(np.concatenate(parts)[:n].astype(np.float32), data.source)
 

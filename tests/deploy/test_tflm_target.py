@@ -24,12 +24,12 @@ import numpy as np
 import pytest
 
 from tinyml_utils import apps
-from tinyml_utils.analyze.interpreters import TFLMRunner
-from tinyml_utils.analyze.tflite_model import model_info
+from tinyml_utils.core.errors import TinyMLError
+from tinyml_utils.core.paths import repo_root, shared_data_dir
 from tinyml_utils.deploy import examples, reference, tflm_equivalence, tflm_target
 from tinyml_utils.deploy.op_resolver import model_ops
-from tinyml_utils.errors import TinyMLError
-from tinyml_utils.paths import repo_root, shared_data_dir
+from tinyml_utils.tflite.interpreters import TFLMRunner
+from tinyml_utils.tflite.reader import model_info
 
 N_INPUTS = 120
 #: at most this share of inputs may differ, and only by the FULLY_CONNECTED step above
