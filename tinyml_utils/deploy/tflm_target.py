@@ -39,7 +39,7 @@ import numpy as np
 
 from tinyml_utils import apps
 from tinyml_utils.core.errors import TinyMLError
-from tinyml_utils.core.paths import repo_root, shared_data_dir
+from tinyml_utils.core.paths import repo_root
 from tinyml_utils.deploy import codegen, emulators, examples, mcu_bench, toolchains
 from tinyml_utils.deploy.op_resolver import method_name, model_ops
 from tinyml_utils.tflite.reader import model_info
@@ -118,11 +118,9 @@ class TflmBuildError(TinyMLError, RuntimeError):
 
 def app_inputs(app: str, n: int) -> examples.AppInputs:
     """``n`` float model inputs of ``app`` (test split first, then validation, training):
-    real data from ``../shared/data/<app>`` (or $TINYML_DATA_DIR) when it can be loaded,
-    else synthetic (``apps.prepare(source="auto")``; ``source`` says which)."""
-    root = shared_data_dir()
-    folder = root / app if root is not None and (root / app).is_dir() else None
-    data = apps.prepare(app, source="auto", data_dir=folder, quick=True)
+    real data wherever ``apps.prepare(source="auto")`` finds it ($TINYML_DATA_DIR or
+    ``../shared/data``), else its synthetic stand-in (``source`` says which)."""
+    data = apps.prepare(app, source="auto", quick=True)
     parts = [p for p in (data.x_test, data.x_val, data.x_train) if p is not None and len(p)]
     return examples.AppInputs(np.concatenate(parts)[:n].astype(np.float32), data.source)
 
