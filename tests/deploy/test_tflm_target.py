@@ -199,3 +199,24 @@ def test_cycle_estimate_charges_trm_timings(counting_plugin, tmp_path):
         assert emulators.run_qemu(elf).returncode == 0
     assert counts[20][0] - counts[10][0] == 50
     assert counts[20][1] - counts[10][1] == 80
+
+
+def test_cortex_m4_boards_have_a_clock():
+    from tinyml_utils.deploy import target_bench
+
+    clocks = target_bench.cortex_m4_clocks()
+    assert clocks.get("nano33ble") == 64.0
+    assert "uno" not in clocks and "pico" not in clocks  # AVR, Cortex-M0+
+
+
+@pytest.mark.firmware
+@pytest.mark.slow
+def test_target_benchmark_reports_ms_at_board_clocks():
+    from tinyml_utils.deploy import target_bench
+
+    _require("arm-none-eabi-gcc", "arm-none-eabi-g++", "qemu-system-arm", "make", "gcc")
+    table = target_bench.target_benchmark(examples.reference_model_path("music_genre"), "mg")
+    assert list(table.impl) == ["generated_c", "tflm_cmsis_nn"]
+    row = table.iloc[0]
+    assert row["ms_nano33ble_64mhz"] == round(row["cycles_estimate"] / 64e3, 3)
+    assert (table.instructions > 0).all() and table.outputs_equal.all()
