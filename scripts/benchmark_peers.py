@@ -139,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         for app in tqdm(app_list, desc="apps"):
             model = models[app]
             inputs = tflm_target.app_inputs(app, args.n)
-            sources.append(f"{app}: {len(inputs.x)} {inputs.source} inputs")
+            kind = inputs.source.split(":")[0]  # "local:<folder>" -> "local" (no paths in files)
+            where = f"real, ../shared/data/{app}" if kind == "local" else kind
+            sources.append(f"{app}: {len(inputs.x)} inputs ({where})")
             x = reference.quantize_input(model, inputs.x).reshape(len(inputs.x), -1)
             y_ref = reference.reference_outputs(model, x)
             runs = {
@@ -192,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     by_op = (
         ops_table.groupby(["app", "op", "impl"])["cycles"].sum().unstack("impl")[list(IMPLS)]
     ).reset_index()
+    by_op[list(IMPLS)] = by_op[list(IMPLS)].astype("Int64")  # whole cycles; <NA> = no such op
     text = (
         NOTE.format(
             tflm="90b983c2",
