@@ -23,18 +23,16 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from tqdm import tqdm  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402  (after selecting the Agg backend)
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from tinyml_utils import apps  # noqa: E402
-from tinyml_utils.core.paths import repo_root  # noqa: E402
-from tinyml_utils.deploy import examples, reference, tflm_equivalence, tflm_target  # noqa: E402
-from tinyml_utils.deploy.op_resolver import model_ops  # noqa: E402
-from tinyml_utils.tflite.tflm import measure_arena  # noqa: E402
+from tinyml_utils import apps
+from tinyml_utils.core.paths import repo_root
+from tinyml_utils.deploy import examples, reference, tflm_equivalence, tflm_target
+from tinyml_utils.deploy.op_resolver import model_ops
+from tinyml_utils.tflite.tflm import measure_arena
 
 IMPLS = ("generated_c", "tflm_cmsis_nn", "tflm_reference")
 CLOCK_HZ = 64_000_000  # nRF52840 (Arduino Nano 33 BLE Sense)
