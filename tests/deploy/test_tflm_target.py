@@ -11,9 +11,13 @@ in integers: LiteRT issue #8567; measured: 2 of 120 motionsense inputs, 3 of 120
 music_genre inputs, none for carsensor and keyword spotting). Any other difference fails
 test_generated_c_equals_tflm: the generated C must stay byte-equal to TFLM on the target.
 
-CI cost (2 cores): the TFLM library build (framework + 5 kernels + 4 CMSIS-NN folders,
-136 objects) about 75-90 s on an idle machine when build/ is not cached, ~1 s when cached;
-then per app one TFLM firmware compile (~10 s), one generated-C build and three QEMU runs.
+CI cost, measured on the shared 2-core machine (load average ~20, i.e. ~10 jobs per core):
+this file (11 tests, slow ones deselected), pytest -n 2, TFLM already in build/tflm/:
+6 min 47 s wall but only 81 s of CPU (user + sys, compilers and QEMU included), so about
+45-60 s on an idle 2-core runner. A cold build/ adds the TFLM library (framework + 5
+kernels + 4 CMSIS-NN folders, 136 objects): 588 s wall here at load ~9, 73 s on an idle
+2-core machine (../shared/vendor/tflm/README.md); the xdist workers share it (a lock per
+cache key in scripts/build_tflm.sh). Expected extra CI wall on an idle runner: ~2-2.5 min.
 """
 
 from __future__ import annotations
