@@ -13,7 +13,8 @@
  * QEMU does not emulate the Cortex-M DWT cycle counter, and it does not model pipeline
  * timing: "tinyml-insns" is an exact INSTRUCTION count, not a cycle count. The plugin also
  * prints a cycle ESTIMATE ("tinyml-cycles: between_markers=<c> ...", and "tinyml-mark-cycles:"
- * like tinyml-marks): each executed instruction is classified from its disassembly and
+ * like tinyml-marks; printed after tinyml-insns and before tinyml-marks, which stays the
+ * last line as before): each executed instruction is classified from its disassembly and
  * charged the Cortex-M4 Technical Reference Manual's cycle count (ARM DDI 0439, table 3-1
  * "Cortex-M4 instruction set summary"; FPU: table 7-1), see cycles_of() below. Assumptions:
  * zero flash wait states (code and constants in zero-wait-state memory, as the emulated
@@ -298,16 +299,6 @@ static void on_plugin_exit(qemu_plugin_id_t id, void *udata) {
            (begin_seen && end_seen) ? end_count - begin_count : 0, insn_count, begin_seen,
            end_seen);
   qemu_plugin_outs(buf);
-  if (n_marks) {
-    int i;
-    qemu_plugin_outs("tinyml-marks:");
-    for (i = 0; i < n_marks; ++i) {
-      snprintf(buf, sizeof buf, " %" PRIu64, marks[i] - begin_count);
-      qemu_plugin_outs(buf);
-    }
-    snprintf(buf, sizeof buf, " %" PRIu64 "\n", end_count - begin_count);
-    qemu_plugin_outs(buf);
-  }
   if (begin_seen && end_seen) {
     int c;
     snprintf(buf, sizeof buf,
@@ -331,6 +322,16 @@ static void on_plugin_exit(qemu_plugin_id_t id, void *udata) {
       snprintf(buf, sizeof buf, " %" PRIu64 "\n", end_cycles - begin_cycles);
       qemu_plugin_outs(buf);
     }
+  }
+  if (n_marks) {
+    int i;
+    qemu_plugin_outs("tinyml-marks:");
+    for (i = 0; i < n_marks; ++i) {
+      snprintf(buf, sizeof buf, " %" PRIu64, marks[i] - begin_count);
+      qemu_plugin_outs(buf);
+    }
+    snprintf(buf, sizeof buf, " %" PRIu64 "\n", end_count - begin_count);
+    qemu_plugin_outs(buf);
   }
 }
 
