@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install the firmware toolchains the deployment tests and notebook 11 use (Debian packages):
 #   gcc (host C99 build), gcc-arm-none-eabi + libnewlib-arm-none-eabi (Cortex-M4F build),
+#   libstdc++-arm-none-eabi-newlib + make (TensorFlow Lite Micro for the Cortex-M4F:
+#   scripts/build_tflm.sh),
 #   qemu-system-arm (runs it on the emulated MPS2-AN386 board), gcc-avr + avr-libc +
 #   arduino-core-avr + arduino-builder (Arduino Uno sketch build), simavr (runs it).
 # Idempotent: when every tool is already there it only says so. Runs apt-get update once,
@@ -11,6 +13,8 @@ set -euo pipefail
 TOOLS=(
   "gcc:gcc"
   "arm-none-eabi-gcc:gcc-arm-none-eabi"
+  "/usr/lib/arm-none-eabi/include/c++:libstdc++-arm-none-eabi-newlib"
+  "make:make"
   "/usr/lib/arm-none-eabi/newlib/libc.a:libnewlib-arm-none-eabi"
   "qemu-system-arm:qemu-system-arm"
   "avr-gcc:gcc-avr"
@@ -32,7 +36,7 @@ for entry in "${TOOLS[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install_firmware_tools: all firmware tools present (gcc, arm-none-eabi-gcc, newlib," \
+  echo "install_firmware_tools: all firmware tools present (gcc, arm-none-eabi-gcc, newlib, libstdc++, make," \
     "qemu-system-arm, avr-gcc, avr-libc, arduino-core-avr, arduino-builder, simavr)"
   exit 0
 fi

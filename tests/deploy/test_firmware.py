@@ -159,6 +159,7 @@ def test_install_script_is_idempotent_and_lists_packages():
         "arduino-builder",
         "arduino-core-avr",
         "gcc-avr",
+        "libstdc++-arm-none-eabi-newlib",
         "avr-libc",
     ):
         assert pkg in text

@@ -5,6 +5,12 @@ Examples::
     tinyml benchmark models/motionsense/model_int8.tflite
     tinyml benchmark model_float32.tflite model_int8.tflite --data test.npz --out build/bench
     tinyml benchmark models/*/model_*.tflite --dataset motionsense --runs 100 --threads 2
+    tinyml benchmark models/motionsense/model_int8.tflite --target cortex-m4
+
+``--target cortex-m4`` measures on the (emulated) microcontroller instead of the host: the
+generated C and TFLM + CMSIS-NN built for a Cortex-M4F and run on QEMU mps2-an386
+(instructions, a Cortex-M4 cycle estimate, flash, RAM, the arena on the 32-bit target and
+the milliseconds at the clocks of the Cortex-M4 boards); needs the firmware toolchains.
 
 It prints the comparison table and writes CSV / XLSX / Markdown / HTML / PNG files into
 ``--out`` (default ``build/benchmark``). A file that is not a usable model gets one line
@@ -15,9 +21,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
 
 from tinyml_utils.analyze.benchmark import app_test_data, benchmark
+from tinyml_utils.core.errors import TinyMLError
 from tinyml_utils.core.paths import build_dir
+from tinyml_utils.deploy import reference, target_bench
 
 HELP = "benchmark one or more .tflite models (structure, arena, MACs, latency, accuracy)"
 
@@ -57,6 +69,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-arena", action="store_true", help="skip the TFLM arena probe")
     parser.add_argument("--no-latency", action="store_true", help="skip latency")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    parser.add_argument(
+        "--target",
+        choices=("host", "cortex-m4"),
+        default="host",
+        help="host (default) or cortex-m4: instructions, cycle estimate, flash, RAM and ms on "
+        "an emulated Cortex-M4F (generated C and TFLM + CMSIS-NN)",
+    )
+
+
+def _run_target(args: argparse.Namespace, data, out: str) -> int:
+    """``--target cortex-m4``: one row per model x implementation, CSV in ``out``."""
+    frames, errors = [], []
+    for path in args.models:
+        try:
+            x = None
+            if data is not None:
+                xs = np.load(data)["x"] if isinstance(data, str) else data.x
+                x = reference.quantize_input(path, np.asarray(xs[:4], np.float32))
+            frames.append(target_bench.target_benchmark(path, Path(path).name, x))
+        except (TinyMLError, OSError, KeyError, ValueError) as exc:
+            errors.append(f"{path}: {exc}")
+    if frames:
+        table = pd.concat(frames, ignore_index=True)
+        Path(out).mkdir(parents=True, exist_ok=True)
+        table.to_csv(Path(out) / "target_cortex_m4.csv", index=False)
+        print(table.to_markdown(index=False))
+        print(
+            "instructions: exact (QEMU mps2-an386, counting plugin); cycles_estimate and ms: "
+            "an ESTIMATE from the Cortex-M4 TRM timings, zero flash wait states; "
+            f"wrote {Path(out) / 'target_cortex_m4.csv'}"
+        )
+    for line in errors:
+        print(f"tinyml benchmark: error: {line}", file=sys.stderr)
+    return 2 if errors else 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
             args.dataset, source=args.source, data_dir=args.data_dir, quick=args.quick
         )
     out = args.out or str(build_dir() / "benchmark")
+    if args.target == "cortex-m4":
+        return _run_target(args, data, out)
     report = benchmark(
         args.models,
         data=data,
