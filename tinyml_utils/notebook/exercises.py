@@ -29,7 +29,13 @@ from typing import Any
 
 import numpy as np
 
+from tinyml_utils.analyze.diagnose import diagnose
 from tinyml_utils.core.errors import TinyMLError
+from tinyml_utils.deploy.op_resolver import resolver_methods
+from tinyml_utils.model.cnn import build_cnn
+from tinyml_utils.optimize.boards import check_fit
+from tinyml_utils.tflite.convert import convert
+from tinyml_utils.tflite.tflm import measure_arena
 
 _STATE: dict[str, Any] = {"output_dir": None, "solutions": False}
 
@@ -281,7 +287,6 @@ def check_fit_answer(
     exercise: str, answer: Any, board: str, flash_bytes: int, ram_bytes: int | None
 ) -> Check:
     """``answer`` (True/False): does a model needing ``flash_bytes``/``ram_bytes`` fit?"""
-    from tinyml_utils.optimize.boards import check_fit
 
     def body():
         fit = check_fit(board, flash_bytes, ram_bytes)
@@ -295,10 +300,6 @@ def check_fit_answer(
 def check_spec_fits(exercise: str, spec: Any, data, board: str, ram_reserve: int) -> Check:
     """``spec`` (a CNNSpec) must give an int8 model whose measured arena and file fit
     ``board`` with ``ram_reserve`` bytes of RAM left for the rest of the firmware."""
-    from tinyml_utils.model.cnn import build_cnn
-    from tinyml_utils.optimize.boards import check_fit
-    from tinyml_utils.tflite.convert import convert
-    from tinyml_utils.tflite.tflm import measure_arena
 
     def body():
         model = build_cnn(spec, seed=0)
@@ -324,7 +325,6 @@ _ADD = re.compile(r"\b(Add[A-Z]\w*)\s*\(")
 def check_resolver(exercise: str, code: Any, model) -> Check:
     """``code`` (C++ text) must register exactly the model's ops in a
     ``MicroMutableOpResolver<N>`` with N = their number."""
-    from tinyml_utils.deploy.op_resolver import resolver_methods
 
     def body():
         need = set(resolver_methods(model))
@@ -352,7 +352,6 @@ def check_resolver(exercise: str, code: Any, model) -> Check:
 
 def check_runs_on_tflm(exercise: str, model: Any) -> Check:
     """``model`` (Keras) must convert with builtins only and run in the TFLM runtime."""
-    from tinyml_utils.analyze.diagnose import diagnose
 
     def body():
         d = diagnose(model)
