@@ -78,11 +78,22 @@ def gelu_free(keras, data):
 
 def first_conv_macs(tensors, layers) -> int:
     """09.1: output elements x kernel height x kernel width x input channels."""
-    row = layers[layers["op"] == "CONV_2D"].iloc[0]
-    out = int(np.prod(row["output_shape"]))
-    kernel = tensors[tensors["name"].str.contains("conv", case=False)]
-    kernel = kernel[kernel["shape"].map(len) == 4].iloc[0]["shape"]  # (out, kh, kw, in)
-    return out * int(np.prod(kernel[1:]))
+    out = [
+        int(v) for v in str(layers[layers["op"] == "CONV_2D"].iloc[0]["output_shape"]).split("x")
+    ]
+    in_channels = int(str(tensors.iloc[0]["shape"]).split("x")[-1])  # the model's input
+    weights = tensors[tensors["kind"] == "weight"]["shape"].astype(str)
+    kernels = [[int(v) for v in s.split("x")] for s in weights if s.count("x") == 3]
+    kernel = next(
+        k for k in kernels if k[0] == out[-1] and k[-1] == in_channels
+    )  # (out, kh, kw, in)
+    return int(np.prod(out)) * kernel[1] * kernel[2] * kernel[3]
+
+
+def smallest_runnable(comparison) -> str:
+    """09.2: the smallest file among those TFLM runs."""
+    ok = comparison[comparison["tflm_runs"] == True]  # noqa: E712
+    return str(ok.sort_values("file_bytes", kind="stable").iloc[0]["model"])
 
 
 def c_array(data: bytes, name: str) -> str:
