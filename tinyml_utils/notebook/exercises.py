@@ -375,6 +375,8 @@ def check_c_array(exercise: str, to_c_array: Callable | None, model: bytes) -> C
 
     def body():
         text = to_c_array(model, "g_model")
+        if not isinstance(text, str):
+            return [f"to_c_array returned {text!r}: return the C source as a string"], ""
         problems = []
         values = bytes(int(h, 16) for h in _HEX.findall(text))
         if values != model:
