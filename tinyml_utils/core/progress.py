@@ -25,6 +25,6 @@ def headless() -> bool:
 def tqdm(*args, **kwargs):
     """``tqdm.auto.tqdm`` interactively, the text bar in headless runs (see the module)."""
     if headless():
-        kwargs.setdefault("mininterval", 5.0)  # few redraws in the saved stream
+        kwargs.setdefault("mininterval", 60.0)  # the saved stream: first and last state
         return std.tqdm(*args, **kwargs)
     return auto.tqdm(*args, **kwargs)
