@@ -2,7 +2,8 @@
 # Install the firmware toolchains the deployment tests and notebook 11 use (Debian packages):
 #   gcc (host C99 build), gcc-arm-none-eabi + libnewlib-arm-none-eabi (Cortex-M4F build),
 #   qemu-system-arm (runs it on the emulated MPS2-AN386 board), gcc-avr + avr-libc +
-#   arduino-core-avr + arduino-builder (Arduino Uno sketch build), simavr (runs it).
+#   arduino-core-avr + arduino-builder (Arduino Uno sketch build), simavr (runs it),
+#   xxd (notebook 10 diffs `xxd -i` against the generated C array).
 # Idempotent: when every tool is already there it only says so. Runs apt-get update once,
 # then one apt-get install; uses sudo when not root. Prints what it does and how long it took.
 set -euo pipefail
@@ -18,6 +19,7 @@ TOOLS=(
   "/usr/share/arduino/hardware/arduino/avr/cores/arduino/Arduino.h:arduino-core-avr"
   "arduino-builder:arduino-builder"
   "simavr:simavr"
+  "xxd:xxd"
 )
 
 missing=()
@@ -33,7 +35,7 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install_firmware_tools: all firmware tools present (gcc, arm-none-eabi-gcc, newlib," \
-    "qemu-system-arm, avr-gcc, avr-libc, arduino-core-avr, arduino-builder, simavr)"
+    "qemu-system-arm, avr-gcc, avr-libc, arduino-core-avr, arduino-builder, simavr, xxd)"
   exit 0
 fi
 
