@@ -121,6 +121,7 @@ def test_resolver_checker_reads_the_model(student, tiny_int8_model):
     assert not check and "missing" in check.feedback and "twice" in check.feedback
 
 
+@pytest.mark.slow  # converts and measures two arenas; notebook 00's solutions run covers it too
 def test_spec_fits_measures_the_arena(student, tiny_prepared):
     data, spec = tiny_prepared
     assert ex.check_spec_fits("s.1", sol.mega_spec(spec), data, "mega2560", ram_reserve=4096)
