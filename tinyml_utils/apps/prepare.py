@@ -231,9 +231,7 @@ def prepare(
     ds = load_dataset(
         app, source, data_dir, seed, **{k: v for k, v in cfg.items() if k in a.load_options}
     )
-    train, val, test = datasets.split_by_group(
-        ds, cfg["test_size"], cfg["val_size"], seed, cfg.get("test_groups")
-    )
+    train, val, test = a.split(ds, cfg, seed)
     params = feature_params(app, ds, cfg)
     train = a.augment(train, cfg, seed, params)
     parts = {}
@@ -257,6 +255,8 @@ def prepare(
         "val_groups": _group_list(parts["val"][2]),
         "test_groups": _group_list(parts["test"][2]),
     }
+    if train.meta.get("excluded_groups"):  # groups the split leaves out (e.g. faulty tracks)
+        params["split"]["excluded_groups"] = list(train.meta["excluded_groups"])
     params["source"] = ds.source
     params["quick"] = bool(quick)
 

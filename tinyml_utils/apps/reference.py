@@ -3,7 +3,7 @@
     tinyml train-reference --app motionsense              # real data from ../shared/data
     tinyml train-reference --app motionsense_6class
     tinyml train-reference --app keyword_spotting
-    tinyml train-reference --app music_genre              # features_30_sec.csv, by track
+    tinyml train-reference --app music_genre              # features_30_sec.csv, by artist
     tinyml train-reference --app music_genre_mfcc         # 216x13 MFCC CNN, synthetic audio
     tinyml train-reference --app carsensor                # synthetic: sizes only, no accuracy
 
