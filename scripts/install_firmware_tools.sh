@@ -4,7 +4,8 @@
 #   libstdc++-arm-none-eabi-newlib + make (TensorFlow Lite Micro for the Cortex-M4F:
 #   scripts/build_tflm.sh),
 #   qemu-system-arm (runs it on the emulated MPS2-AN386 board), gcc-avr + avr-libc +
-#   arduino-core-avr + arduino-builder (Arduino Uno sketch build), simavr (runs it).
+#   arduino-core-avr + arduino-builder (Arduino Uno sketch build), simavr (runs it),
+#   xxd (notebook 10 diffs `xxd -i` against the generated C array).
 # Idempotent: when every tool is already there it only says so. Runs apt-get update once,
 # then one apt-get install; uses sudo when not root. Prints what it does and how long it took.
 set -euo pipefail
@@ -22,6 +23,7 @@ TOOLS=(
   "/usr/share/arduino/hardware/arduino/avr/cores/arduino/Arduino.h:arduino-core-avr"
   "arduino-builder:arduino-builder"
   "simavr:simavr"
+  "xxd:xxd"
 )
 
 missing=()
@@ -37,7 +39,7 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install_firmware_tools: all firmware tools present (gcc, arm-none-eabi-gcc, newlib, libstdc++, make," \
-    "qemu-system-arm, avr-gcc, avr-libc, arduino-core-avr, arduino-builder, simavr)"
+    "qemu-system-arm, avr-gcc, avr-libc, arduino-core-avr, arduino-builder, simavr, xxd)"
   exit 0
 fi
 

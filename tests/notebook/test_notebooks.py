@@ -10,6 +10,7 @@ import json
 import pytest
 from conftest import app_data_dir
 
+from tinyml_utils.notebook.prose import stale_figures
 from tinyml_utils.notebook.runner import execute_notebook, find_notebooks
 from tinyml_utils.notebook.template import COLAB_INSTALL_CELL, REQUIRED_PARAMETERS
 
@@ -69,12 +70,23 @@ def _run(path, out_name, **parameters):
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_runs_in_quick_mode_on_synthetic_data(path):
-    """Offline: every notebook runs on the synthetic stand-ins and says so in results.json."""
-    run = _run(path, "test-notebooks-synthetic", DATA_SOURCE="synthetic")
+    """Offline: every notebook runs on the synthetic stand-ins and says so in results.json.
+
+    Notebooks with exercises run their teacher build (SOLUTIONS=True): every check must
+    pass (test_exercises.py runs the student build). No figure typed in the markdown may
+    equal a result of the run (tinyml_utils.notebook.prose.stale_figures)."""
+    solutions = "SOLUTIONS = " in path.read_text()
+    extra = {"SOLUTIONS": True} if solutions else {}
+    run = _run(path, "test-notebooks-synthetic", DATA_SOURCE="synthetic", **extra)
     source = run.results.get("data_source")
     assert source in (None, "synthetic"), f"{path.name}: asked for synthetic data, got {source}"
     if path.name in REAL_DATA_NOTEBOOKS:
         assert run.results.get("accuracy_claim") is False
+    if solutions:
+        checks = run.results.get("exercises", {})
+        assert len(checks) >= 2 and all(checks.values()), f"{path.name}: exercises {checks}"
+        stale = stale_figures(run.output, run.results)
+        assert not stale, f"{path.name}: " + "; ".join(map(str, stale))
 
 
 @pytest.mark.notebook

@@ -285,7 +285,7 @@ def benchmark(
     items = _named_models(models, names)
     iterator = items
     if progress:
-        from tqdm.auto import tqdm
+        from tinyml_utils.core.progress import tqdm
 
         iterator = tqdm(items, desc="benchmark", unit="model")
     results = []

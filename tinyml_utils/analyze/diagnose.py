@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyml_utils.core.errors import DataError, ModelFileError
+from tinyml_utils.core.quiet import native_output_captured
 from tinyml_utils.tflite.convert import configure_converter, keras_converter
 from tinyml_utils.tflite.interpreters import load_model_bytes
 from tinyml_utils.tflite.reader import load_model_object, model_info
@@ -171,7 +172,9 @@ def _make_converter(model: Any, batch_size: int | None):
     if isinstance(model, keras.Model):
         return keras_converter(model, batch_size)
     if hasattr(model, "get_concrete_function"):
-        return tf.lite.TFLiteConverter.from_concrete_functions([model.get_concrete_function()])
+        return tf.lite.TFLiteConverter.from_concrete_functions(
+            [model.get_concrete_function()], model
+        )
     if hasattr(model, "structured_input_signature"):  # already a ConcreteFunction
         return tf.lite.TFLiteConverter.from_concrete_functions([model])
     raise DataError(
@@ -201,7 +204,17 @@ def _convert_once(
         converter._experimental_lower_tensor_list_ops = False
     converter.target_spec.supported_ops = ops
     converter.allow_custom_ops = custom_ops
-    return bytes(converter.convert())
+    # The converter writes its diagnostics (MLIR loc(callsite(...)) dumps of tens of KB,
+    # "fully_quantize: 0, ...") to the C++ streams; the exception keeps what matters.
+    error = None
+    with native_output_captured():
+        try:
+            data = bytes(converter.convert())
+        except Exception as exc:  # re-raised outside, so the capture is not replayed
+            error = exc
+    if error is not None:
+        raise error
+    return data
 
 
 def convert_for_diagnosis(

@@ -371,6 +371,7 @@ def plot_confusion(result: EvalResult | pd.DataFrame, normalize: bool = True, ti
 def plot_history(history, title: str = ""):
     """Training and validation accuracy/loss per epoch."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     h = history.history if hasattr(history, "history") else history
     fig, axes = plt.subplots(1, 2, figsize=(9, 3))
@@ -379,6 +380,7 @@ def plot_history(history, title: str = ""):
             if key in h:
                 ax.plot(np.arange(1, len(h[key]) + 1), h[key], label=key)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.25
         ax.set_title(metric)
         ax.legend()
     if title:

@@ -28,7 +28,7 @@ def open_in_netron(model_path: str | Path, port: int = 8081, height: int = 600) 
     if is_headless():
         message = (
             f"Netron skipped: headless run ({HEADLESS_ENV}=1 or CI=true). Run this cell in "
-            f"Jupyter or Colab to browse {path.name}, or run `netron {path}` in a terminal."
+            f"Jupyter or Colab to browse {path.name}, or run `netron {os.path.relpath(path)}` in a terminal."
         )
         print(message)
         return message

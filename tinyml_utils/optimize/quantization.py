@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tinyml_utils.core.errors import DataError
+from tinyml_utils.core.quiet import native_output_captured
 from tinyml_utils.optimize.search import tflite_accuracy as run
 from tinyml_utils.tflite.convert import VARIANTS, convert, convert_all, representative_dataset
 from tinyml_utils.tflite.info import op_name
@@ -213,7 +214,8 @@ def convert_qat(qat_model, representative_data: np.ndarray, num_calibration: int
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
-    return bytes(converter.convert())
+    with native_output_captured():  # the converter's "fully_quantize: 0, ..." line
+        return bytes(converter.convert())
 
 
 # --------------------------------------------------------------------------- one layer

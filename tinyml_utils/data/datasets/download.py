@@ -102,7 +102,7 @@ def fetch(
     Raises DataError on a checksum mismatch (the bad file is deleted) and
     DatasetNotFoundError when the URL cannot be fetched.
     """
-    from tqdm.auto import tqdm
+    from tinyml_utils.core.progress import tqdm
 
     folder = Path(downloads_dir) if downloads_dir is not None else cache_dir() / "downloads"
     folder.mkdir(parents=True, exist_ok=True)

@@ -176,7 +176,7 @@ def read_recording(path: Path) -> np.ndarray:
 
 def read_folder(path: str | os.PathLike, classes: int = 6, progress: bool = True) -> Dataset:
     """Read every <activity>_<trial>/sub_<n>.csv(.gz) under ``path`` (315 files: ~2 s)."""
-    from tqdm.auto import tqdm
+    from tinyml_utils.core.progress import tqdm
 
     path = Path(path)
     names = class_names(classes)

@@ -1,0 +1,108 @@
+"""Model answers to the notebooks' exercises (used when a notebook runs with SOLUTIONS=True).
+
+A teacher runs the notebooks with ``SOLUTIONS=True`` (``tinyml run-notebooks --param
+SOLUTIONS=True``) to see every exercise solved and checked; students run them with the
+default ``SOLUTIONS=False`` and fill in the cells tagged ``exercise`` themselves. The
+checkers in :mod:`tinyml_utils.notebook.exercises` test these answers like any other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from tinyml_utils.deploy.op_resolver import resolver_code as generated
+
+
+def quantize_input(x, scale, zero_point):
+    """00.1: float -> int8 with the input tensor's scale and zero point."""
+    return np.clip(np.round(x / scale) + zero_point, -128, 127).astype(np.int8)
+
+
+def tflm_variants(table) -> set:
+    """00.2: the variants whose ``runs_on_tflm`` column says yes."""
+    return set(table.loc[table["runs_on_tflm"] == "yes", "variant"])
+
+
+def mega_spec(spec):
+    """00.3: one small conv block and a small dense layer: fewer, smaller activations, and
+    fewer nodes, whose structs TFLM keeps in the arena too."""
+    return dataclasses.replace(spec, conv_filters=(4,), dense_units=(8,))
+
+
+def count_windows(n_samples, window, hop):
+    """01.1: windows of ``window`` samples every ``hop`` samples, inside the recording."""
+    return 0 if n_samples < window else (n_samples - window) // hop + 1
+
+
+def balanced_accuracy(y_true, y_pred):
+    """01.2: mean of the per-class recalls."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    return float(np.mean([np.mean(y_pred[y_true == c] == c) for c in np.unique(y_true)]))
+
+
+def sparsity(weights):
+    """06.1: fraction of exact zeros."""
+    w = np.asarray(weights)
+    return float(np.count_nonzero(w == 0) / w.size)
+
+
+def smallest_within(table, tolerance, size="int8_bytes", score="accuracy"):
+    """06.2 / 07.2: the row name with the smallest ``size`` whose ``score`` is within
+    ``tolerance`` of the first row (the baseline)."""
+    base = float(table[score].iloc[0])
+    ok = table[table[score] >= base - tolerance]
+    return ok.sort_values(size, kind="stable").iloc[0].name
+
+
+def symmetric_int8(w):
+    """07.1: symmetric per-tensor int8 (zero point 0): scale = max|w| / 127."""
+    w = np.asarray(w, dtype=float)
+    scale = float(np.abs(w).max()) / 127 or 1.0
+    return np.clip(np.round(w / scale), -127, 127).astype(np.int8), scale
+
+
+def resolver_code(model) -> str:
+    """08.1 / 11.1: written by hand from the op list (here: from the file)."""
+    return generated(model, variable="resolver")
+
+
+def gelu_free(keras, data):
+    """08.2: the GELU model with an activation TFLM has a kernel for (relu)."""
+    inp = keras.Input(data.input_shape)
+    h = keras.layers.Dense(16, activation="relu")(keras.layers.GlobalAveragePooling1D()(inp))
+    out = keras.layers.Dense(data.num_classes, activation="softmax")(h)
+    return keras.Model(inp, out, name="relu_instead_of_gelu")
+
+
+def first_conv_macs(tensors, layers) -> int:
+    """09.1: output elements x kernel height x kernel width x input channels."""
+    out = [
+        int(v) for v in str(layers[layers["op"] == "CONV_2D"].iloc[0]["output_shape"]).split("x")
+    ]
+    in_channels = int(str(tensors.iloc[0]["shape"]).split("x")[-1])  # the model's input
+    weights = tensors[tensors["kind"] == "weight"]["shape"].astype(str)
+    kernels = [[int(v) for v in s.split("x")] for s in weights if s.count("x") == 3]
+    kernel = next(
+        k for k in kernels if k[0] == out[-1] and k[-1] == in_channels
+    )  # (out, kh, kw, in)
+    return int(np.prod(out)) * kernel[1] * kernel[2] * kernel[3]
+
+
+def smallest_runnable(comparison) -> str:
+    """09.2: the smallest file among those TFLM runs."""
+    ok = comparison[comparison["tflm_runs"] == True]  # noqa: E712
+    return str(ok.sort_values("file_bytes", kind="stable").iloc[0]["model"])
+
+
+def c_array(data: bytes, name: str) -> str:
+    """10.1: what xxd -i writes, plus const and alignas(16)."""
+    rows = [
+        "  " + ", ".join(f"0x{b:02x}" for b in data[i : i + 12]) for i in range(0, len(data), 12)
+    ]
+    return (
+        f"alignas(16) const unsigned char {name}[] = {{\n"
+        + ",\n".join(rows)
+        + f"\n}};\nconst unsigned int {name}_len = {len(data)};\n"
+    )
