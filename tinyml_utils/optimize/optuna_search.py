@@ -209,8 +209,17 @@ def make_storage(storage: str | os.PathLike) -> optuna.storages.RDBStorage:
         )
 
 
-def make_sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
-    """The Optuna sampler of ``config`` (seeded: every worker draws its own sequence)."""
+def make_sampler(
+    config: SearchConfig, worker_seed: int | None = None
+) -> optuna.samplers.BaseSampler:
+    """The Optuna sampler of ``config``, seeded with ``config.seed``.
+
+    ``worker_seed`` (e.g. the process id) mixes into the seed so that workers sharing a
+    study do not all propose the same first points; None keeps a single run reproducible.
+    """
+    seed = config.seed
+    if worker_seed is not None:
+        seed = int(np.random.SeedSequence([config.seed, int(worker_seed)]).generate_state(1)[0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         if config.sampler == "grid":
@@ -219,10 +228,10 @@ def make_sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
                 name: list(getattr(space, f))
                 for name, f in zip(_PARAMS, _SPACE_FIELDS, strict=True)
             }
-            return optuna.samplers.GridSampler(grid, seed=config.seed)
+            return optuna.samplers.GridSampler(grid, seed=seed)
         if config.sampler == "nsga2":
-            return optuna.samplers.NSGAIISampler(population_size=10, seed=config.seed)
-        return optuna.samplers.TPESampler(n_startup_trials=8, multivariate=True, seed=config.seed)
+            return optuna.samplers.NSGAIISampler(population_size=10, seed=seed)
+        return optuna.samplers.TPESampler(n_startup_trials=8, multivariate=True, seed=seed)
 
 
 def open_study(
@@ -230,6 +239,7 @@ def open_study(
     study_name: str,
     config: SearchConfig | None = None,
     data=None,
+    worker_seed: int | None = None,
 ) -> optuna.Study:
     """Create the study, or load it to resume or to join it as one more worker.
 
@@ -238,6 +248,7 @@ def open_study(
         study_name: the study's name in that storage.
         config: the search's settings; None to take the stored ones (joining a study).
         data: the worker's data; checked against the study's (same split and shapes).
+        worker_seed: see :func:`make_sampler` (``tinyml search`` passes its process id).
 
     Raises:
         DataError: the study does not exist and no config was given, or the given config
@@ -266,7 +277,7 @@ def open_study(
     study = optuna.create_study(
         storage=store,
         study_name=study_name,
-        sampler=make_sampler(config),
+        sampler=make_sampler(config, worker_seed),
         directions=[OBJECTIVES[o] for o in config.objectives],
         load_if_exists=True,
     )
@@ -349,6 +360,27 @@ def _spec_of(trial: optuna.Trial, config: SearchConfig, fingerprint: dict) -> tu
     return spec_from_point(space, fingerprint["input_shape"], fingerprint["num_classes"], *point)
 
 
+def probe_blob(model, x_calibration: np.ndarray, num_calibration: int = 200) -> bytes:
+    """The int8 file of an *untrained* model, with the same layout as after training.
+
+    The converter drops a dense layer's bias when it is all zeros (as it is at
+    initialisation), which makes the file and the arena smaller than the trained model's.
+    The biases are set to small non-zero values for the conversion, then restored.
+    """
+    rng = np.random.default_rng(0)
+    saved = []
+    for layer in model.layers:
+        bias = getattr(layer, "bias", None)
+        if bias is not None:
+            saved.append((bias, bias.numpy()))
+            bias.assign(rng.uniform(1e-3, 2e-3, bias.shape).astype(np.float32))
+    try:
+        return convert(model, "int8", x_calibration, num_calibration=num_calibration)
+    finally:
+        for bias, value in saved:
+            bias.assign(value)
+
+
 def _sizes(blob: bytes, measure_arena: Callable[[bytes], int | None]) -> dict[str, Any]:
     return {
         "weights_bytes": _weights_bytes(blob),
@@ -406,7 +438,7 @@ def _objective(
     compile_model(model, config.learning_rate)
     trial.set_user_attr("params", int(model.count_params()))
     calib = config.num_calibration
-    sizes = _sizes(convert(model, "int8", data.x_train, num_calibration=calib), measure_arena)
+    sizes = _sizes(probe_blob(model, data.x_train, calib), measure_arena)
     for key, value in sizes.items():
         trial.set_user_attr(key, value)
     if sizes["arena_bytes"] is None:
@@ -609,6 +641,6 @@ def worker(
     if config is None:
         config = study_config(open_study(storage, study_name))
     data = apps.prepare(config.app, source=data_source, data_dir=data_dir, quick=quick)
-    study = open_study(storage, study_name, config, data)
+    study = open_study(storage, study_name, config, data, worker_seed=os.getpid())
     ran = run(study, data, n_trials, epoch_budget, model_dir=model_dir, progress=progress)
     return study, ran
