@@ -49,8 +49,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import pandas as pd
 
-    from tinyml_utils.analyze import latency, tflm
+    from tinyml_utils.analyze import latency
     from tinyml_utils.analyze.benchmark import analyze_structure, benchmark
+    from tinyml_utils.tflite import tflm
 
     rows, planned = [], []
     for name, data in _models().items():

@@ -24,8 +24,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tinyml_utils import apps  # noqa: E402
+from tinyml_utils.core.paths import repo_root  # noqa: E402
 from tinyml_utils.deploy import examples, mcu_bench, reference  # noqa: E402
-from tinyml_utils.paths import repo_root  # noqa: E402
 
 NOTE = """# MCU cost per inference (emulated Cortex-M4F)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tinyml_utils.paths import shared_data_dir
+from tinyml_utils.core.paths import shared_data_dir
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

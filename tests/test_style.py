@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import sys
 
-from tinyml_utils.paths import repo_root
+from tinyml_utils.core.paths import repo_root
 
 
 def _ruff(*args: str) -> subprocess.CompletedProcess:

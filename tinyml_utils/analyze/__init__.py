@@ -1,14 +1,12 @@
-"""Analysis of .tflite models: running them (TFLite and TFLM), structure, memory, latency.
+"""Analysis of .tflite models and trained apps: what a model costs and how well it does.
 
-Modules:
-
-* :mod:`.interpreters`: run a model with ai_edge_litert (TFLite) or the TFLM runtime.
-* :mod:`.tflite_model`: read a .tflite file (bounds-checked) into a :class:`ModelInfo`.
-* :mod:`.tflm`: does TFLM run it, and with which arena (``measure_arena``)?
-* :mod:`.memory`: tensor lifetimes and a greedy arena plan like TFLM's.
-* :mod:`.compute`: MACs per op from the shapes.
+* :mod:`.benchmark`: structure, arena (planned and measured), MACs, latency and accuracy for
+  one or more models (``tinyml benchmark``); :mod:`.results` holds the result objects,
+  :mod:`.render` writes them (Markdown, HTML, XLSX, CSV, PNG), :mod:`.plots` draws figures.
 * :mod:`.latency`: timings with ai_edge_litert.
-* :mod:`.benchmark`: all of the above for one or more models, as tables, files and plots
-  (``tinyml benchmark``, module :mod:`.cli`); :mod:`.plots` draws the figures.
+* :mod:`.diagnose`: ops a microcontroller cannot run, and the TFLM op resolver a model needs.
+* :mod:`.evaluate`: accuracy of a .tflite model on a data folder in the dataset's layout.
 * :mod:`.samples`: tiny example models for tests and notebooks.
+
+Reading, converting and running a .tflite file is :mod:`tinyml_utils.tflite`'s job.
 """

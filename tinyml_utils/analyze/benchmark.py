@@ -31,214 +31,35 @@ Files written by :meth:`BenchmarkReport.save`: ``comparison.csv/.md``, ``benchma
 
 A file that is not a usable model (missing, empty, truncated, corrupt, not TFLite) does
 not stop the others: its row says what is wrong (``error``). Pass ``errors="raise"`` to get
-the :class:`~tinyml_utils.errors.ModelFileError` instead.
+the :class:`~tinyml_utils.core.errors.ModelFileError` instead.
 """
 
 from __future__ import annotations
 
-import html
 import os
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tinyml_utils.analyze import compute, memory
-from tinyml_utils.analyze.interpreters import ModelLike, load_model_bytes
-from tinyml_utils.errors import DataError, ModelFileError, TinyMLError
+from tinyml_utils import apps
+from tinyml_utils.analyze import latency as latency_mod
+from tinyml_utils.analyze.render import with_source
+from tinyml_utils.analyze.results import (
+    BenchmarkReport,
+    LabelledData,
+    ModelBenchmark,
+)
+from tinyml_utils.core.errors import DataError, ModelFileError, TinyMLError
+from tinyml_utils.tflite import compute, memory
+from tinyml_utils.tflite.interpreters import ModelLike, TFLiteRunner, load_model_bytes
+from tinyml_utils.tflite.reader import model_info
+from tinyml_utils.tflite.tflm import classify_tflm_support, measure_arena
 
 ModelsArg = ModelLike | Sequence[ModelLike] | Mapping[str, ModelLike]
-
-
-def _empty_frame():
-    import pandas as pd
-
-    return pd.DataFrame()
-
-
-@dataclass
-class LabelledData:
-    """Inputs and integer labels to measure accuracy on, with where they come from."""
-
-    x: np.ndarray
-    y: np.ndarray
-    description: str
-
-
-@dataclass
-class ModelBenchmark:
-    """All figures of one model; DataFrames are empty when a stage did not run."""
-
-    name: str
-    source: str
-    error: str | None = None
-    info: Any = field(default=None, repr=False)
-    ops: Any = field(default_factory=_empty_frame, repr=False)
-    layers: Any = field(default_factory=_empty_frame, repr=False)
-    tensors: Any = field(default_factory=_empty_frame, repr=False)
-    weights: Any = field(default_factory=_empty_frame, repr=False)
-    plan: memory.ArenaPlan | None = field(default=None, repr=False)
-    memory: Any = field(default_factory=_empty_frame, repr=False)
-    support: Any = field(default=None, repr=False)
-    arena: Any = None
-    allocations: Any = field(default_factory=_empty_frame, repr=False)
-    latency: Any = None
-    latency_error: str | None = None
-    accuracy: dict[str, Any] | None = None
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def summary(self) -> dict[str, Any]:
-        """The model's row of the comparison table."""
-        row: dict[str, Any] = {"model": self.name}
-        info = self.info
-        if info is not None:
-            weights = self.weights
-            row.update(
-                file_bytes=info.file_bytes,
-                n_ops=len(info.ops),
-                op_types=", ".join(f"{k} x{v}" for k, v in info.op_counts().items()),
-                n_tensors=len(info.tensors),
-                weights=int(weights["weights"].sum()) if len(weights) else 0,
-                weight_bytes=int(weights["bytes"].sum()) if len(weights) else 0,
-                weight_dtypes=", ".join(sorted(weights["dtype"])) if len(weights) else "",
-                input=_io_text(info, info.inputs),
-                output=_io_text(info, info.outputs),
-                macs=compute.total_macs(info),
-            )
-        if self.plan is not None:
-            row.update(
-                planned_peak_bytes=self.plan.peak,
-                live_lower_bound_bytes=self.plan.lower_bound,
-            )
-        if self.arena is not None:
-            totals = _arena_parts(self.allocations)
-            row.update(
-                tflm_runs=self.arena.runs,
-                tflm_arena_bytes=self.arena.arena_bytes,
-                tflm_recorded_bytes=self.arena.recorded_total,
-                tflm_head_bytes=totals.get("arena head"),
-                tflm_tail_bytes=totals.get("arena tail"),
-                tflm_reason="" if self.arena.runs else self.arena.reason,
-            )
-        if self.latency is not None:
-            lat = self.latency
-            row.update(
-                threads=lat.threads,
-                runs=lat.runs,
-                init_ms=round(lat.init_ms, 4),
-                first_ms=round(lat.first_ms, 4),
-                warmup_mean_ms=round(lat.warmup_mean_ms, 4),
-                mean_ms=round(lat.mean_ms, 4),
-                median_ms=round(lat.median_ms, 4),
-                p90_ms=round(lat.p90_ms, 4),
-            )
-        elif self.latency_error:
-            row["latency_error"] = self.latency_error
-        if self.accuracy is not None:
-            row.update(self.accuracy)
-        row["error"] = self.error or ""
-        return row
-
-
-def _with_source(m: ModelBenchmark) -> str:
-    error = m.error or ""
-    return error if error.startswith(m.source) else f"{m.source}: {error}"
-
-
-def _arena_parts(allocations) -> dict[str, int]:
-    if allocations is None or not len(allocations):
-        return {}
-    return {
-        str(item): int(v)
-        for item, v in zip(allocations["item"], allocations["used_bytes"], strict=True)
-        if str(item).startswith("arena ")
-    }
-
-
-def _io_text(info, indices: list[int]) -> str:
-    parts = []
-    for i in indices:
-        t = info.tensors[i]
-        parts.append(f"{'x'.join(map(str, t.shape))} {t.dtype}")
-    return "; ".join(parts)
-
-
-@dataclass
-class BenchmarkReport:
-    """Results of :func:`benchmark`: one :class:`ModelBenchmark` per model + a comparison."""
-
-    models: list[ModelBenchmark]
-    data_description: str = ""
-    out_dir: Path | None = None
-    files: list[Path] = field(default_factory=list)
-
-    @property
-    def comparison(self):
-        """DataFrame, one row per model (see :meth:`ModelBenchmark.summary`)."""
-        import pandas as pd
-
-        return pd.DataFrame([m.summary() for m in self.models])
-
-    def planned_vs_measured(self):
-        """DataFrame: planned peak vs TFLM's measured arena, and how far apart they are.
-
-        ``tflm_head_bytes`` is TFLM's planned (non-persistent) part, comparable with our
-        plan; ``tflm_tail_bytes`` its persistent part; ``tflm_recorded_bytes`` what it
-        used with a generous arena; ``tflm_arena_bytes`` the smallest arena that works
-        (it can exceed the recorded use: the planner needs working memory while it plans).
-        """
-        import pandas as pd
-
-        rows = []
-        for m in self.models:
-            if m.plan is None:
-                continue
-            s = m.summary()
-            arena = s.get("tflm_arena_bytes")
-            head = s.get("tflm_head_bytes")
-            rows.append(
-                {
-                    "model": m.name,
-                    "planned_peak_bytes": m.plan.peak,
-                    "live_lower_bound_bytes": m.plan.lower_bound,
-                    "tflm_head_bytes": head,
-                    "tflm_tail_bytes": s.get("tflm_tail_bytes"),
-                    "tflm_recorded_bytes": s.get("tflm_recorded_bytes"),
-                    "tflm_arena_bytes": arena,
-                    "arena / planned": round(arena / m.plan.peak, 2)
-                    if arena and m.plan.peak
-                    else None,
-                    "tflm_runs": s.get("tflm_runs"),
-                }
-            )
-        return pd.DataFrame(rows)
-
-    def __getitem__(self, name: str) -> ModelBenchmark:
-        for m in self.models:
-            if m.name == name:
-                return m
-        raise KeyError(f"{name!r}: models are {[m.name for m in self.models]}")
-
-    @property
-    def errors(self) -> list[str]:
-        return [_with_source(m) for m in self.models if m.error]
-
-    def to_markdown(self) -> str:
-        return _markdown(self)
-
-    def save(self, out_dir: str | os.PathLike, plots: bool = True) -> list[Path]:
-        """Write CSV, XLSX, Markdown, HTML and PNG files into ``out_dir``; returns the paths."""
-        self.out_dir = Path(out_dir)
-        self.files = _save(self, self.out_dir, plots)
-        return self.files
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -317,13 +138,6 @@ def app_test_data(
     app: str, source: str = "synthetic", data_dir: str | None = None, quick: bool = False
 ) -> LabelledData:
     """The test split of a workbook application (``tinyml_utils.apps.prepare``)."""
-    try:
-        from tinyml_utils import apps
-    except ImportError as exc:
-        raise DataError(
-            "--dataset needs tinyml_utils.apps, which this checkout does not have yet; "
-            "save test data with np.savez('test.npz', x=x_test, y=y_test) and use --data."
-        ) from exc
     prepared = apps.prepare(app, source=source, data_dir=data_dir, quick=quick)
     split = getattr(prepared, "split", "")
     src = getattr(prepared, "source", source)
@@ -340,10 +154,8 @@ def app_test_data(
 def analyze_structure(model: ModelLike, name: str = "model", source: str = "") -> ModelBenchmark:
     """Structure, arena plan and MACs: the part that needs no interpreter (milliseconds).
 
-    Raises :class:`~tinyml_utils.errors.ModelFileError` for unusable files.
+    Raises :class:`~tinyml_utils.core.errors.ModelFileError` for unusable files.
     """
-    from tinyml_utils.analyze.tflite_model import model_info
-    from tinyml_utils.analyze.tflm import classify_tflm_support
 
     t0 = time.perf_counter()
     info = model_info(model)
@@ -364,7 +176,6 @@ def analyze_structure(model: ModelLike, name: str = "model", source: str = "") -
 
 def accuracy_of(model: ModelLike, data: LabelledData, threads: int = 1) -> dict[str, Any]:
     """Accuracy and balanced accuracy of the .tflite model on ``data`` (ai_edge_litert)."""
-    from tinyml_utils.analyze.interpreters import TFLiteRunner
 
     runner = TFLiteRunner(model, num_threads=threads)
     scores = runner.predict(data.x)
@@ -392,8 +203,6 @@ def _benchmark_one(
     latency: bool,
     kernels: str,
 ) -> ModelBenchmark:
-    from tinyml_utils.analyze import latency as latency_mod
-    from tinyml_utils.analyze.tflm import measure_arena
 
     try:
         raw = load_model_bytes(model)
@@ -485,216 +294,9 @@ def benchmark(
             name, model, source, labelled, runs, warmup, threads, arena, latency, kernels
         )
         if mb.error and errors == "raise":
-            raise ModelFileError(_with_source(mb))
+            raise ModelFileError(with_source(mb))
         results.append(mb)
     report = BenchmarkReport(results, labelled.description if labelled else "")
     if out_dir is not None:
         report.save(out_dir, plots=plots)
     return report
-
-
-# ----------------------------------------------------------------------------- output
-
-
-def _markdown(report: BenchmarkReport) -> str:
-    def table(df) -> str:
-        if df is None or not len(df):
-            return "_(empty)_\n"
-        try:
-            return df.to_markdown(index=False) + "\n"
-        except ImportError:  # tabulate missing
-            return "```\n" + df.to_string(index=False) + "\n```\n"
-
-    lines = ["# Benchmark of .tflite models", ""]
-    if report.data_description:
-        lines += [f"Accuracy measured on: {report.data_description}.", ""]
-    lines += ["## Comparison", "", table(report.comparison), ""]
-    pvm = report.planned_vs_measured()
-    if len(pvm):
-        lines += [
-            "## Planned peak vs measured TFLM arena",
-            "",
-            table(pvm),
-            "The planned peak counts only activation tensors (greedy plan, 16-byte aligned). "
-            "TFLM's arena adds the persistent tail (tensor structs, quantization data, op "
-            "data, node registrations), kernels' scratch buffers, alignment, and the "
-            "planner's working memory while allocating.",
-            "",
-        ]
-    for m in report.models:
-        lines += [f"## {m.name}", "", f"Source: `{m.source}`", ""]
-        if m.error:
-            lines += [f"**Not analysed:** {m.error}", ""]
-            continue
-        lines += ["### Ops", "", table(m.ops), "### Weights by dtype", "", table(m.weights)]
-        if m.support is not None:
-            lines += [f"TFLM support (static check): {m.support.summary()}", ""]
-        if m.arena is not None:
-            lines += [f"TFLM: {m.arena.reason}", ""]
-        if m.plan is not None:
-            lines += [
-                f"Planned arena peak: {m.plan.peak:,} bytes (lower bound "
-                f"{m.plan.lower_bound:,} bytes alive at once).",
-                "",
-            ]
-        if m.latency is not None:
-            lat = m.latency
-            lines += [
-                f"Latency (ai_edge_litert, {lat.kernels} kernels, {lat.threads} thread(s), "
-                f"{lat.runs} runs): init {lat.init_ms:.3f} ms, first {lat.first_ms:.3f} ms, "
-                f"warm-up mean {lat.warmup_mean_ms:.3f} ms, mean {lat.mean_ms:.4f} ms, "
-                f"median {lat.median_ms:.4f} ms, p90 {lat.p90_ms:.4f} ms.",
-                "",
-            ]
-        elif m.latency_error:
-            lines += [f"Latency: not measured ({m.latency_error}).", ""]
-        if m.accuracy:
-            lines += [f"Accuracy: {m.accuracy}", ""]
-        lines += ["### Per op", "", table(m.layers)]
-    return "\n".join(lines)
-
-
-def _html(report: BenchmarkReport, images: dict[str, list[str]]) -> str:
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>Benchmark</title>",
-        "<style>body{font-family:sans-serif;margin:2em} table{border-collapse:collapse;"
-        "font-size:12px} td,th{border:1px solid #ccc;padding:2px 6px} img{max-width:900px}"
-        "</style></head><body><h1>Benchmark of .tflite models</h1>",
-    ]
-    if report.data_description:
-        parts.append(f"<p>Accuracy measured on: {html.escape(report.data_description)}.</p>")
-    parts += ["<h2>Comparison</h2>", report.comparison.to_html(index=False)]
-    if "comparison" in images:
-        parts.append(f"<img src='{images['comparison'][0]}'>")
-    pvm = report.planned_vs_measured()
-    if len(pvm):
-        parts += ["<h2>Planned peak vs measured TFLM arena</h2>", pvm.to_html(index=False)]
-    for m in report.models:
-        parts.append(f"<h2>{html.escape(m.name)}</h2>")
-        if m.error:
-            parts.append(f"<p><b>Not analysed:</b> {html.escape(m.error)}</p>")
-            continue
-        if m.arena is not None:
-            parts.append(f"<p>TFLM: {html.escape(m.arena.reason)}</p>")
-        for src in images.get(m.name, []):
-            parts.append(f"<img src='{src}'>")
-        parts += ["<h3>Per op</h3>", m.layers.to_html(index=False)]
-    parts.append("</body></html>")
-    return "\n".join(parts)
-
-
-def _sheet_name(name: str, used: set[str]) -> str:
-    base = re.sub(r"[\[\]:*?/\\]", "_", name)[:28] or "model"
-    sheet, i = base, 1
-    while sheet.lower() in used or sheet.lower() == "comparison":
-        i += 1
-        sheet = f"{base[:25]}_{i}"
-    used.add(sheet.lower())
-    return sheet
-
-
-def _write_xlsx(report: BenchmarkReport, path: Path) -> None:
-    import pandas as pd
-
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        report.comparison.to_excel(writer, sheet_name="comparison", index=False)
-        used: set[str] = set()
-        for m in report.models:
-            sheet = _sheet_name(m.name, used)
-            summary = pd.DataFrame(
-                [{"figure": k, "value": v} for k, v in m.summary().items()],
-                columns=["figure", "value"],
-            )
-            sections = [
-                ("summary", summary),
-                ("ops used", m.ops),
-                ("weights by dtype", m.weights),
-                ("per op: MACs and bytes", m.layers),
-                ("arena plan (activation tensors)", m.memory),
-                ("TFLM allocations (print_allocations)", m.allocations),
-                ("tensors", m.tensors),
-            ]
-            row = 0
-            for title, df in sections:
-                pd.DataFrame({title: []}).to_excel(
-                    writer, sheet_name=sheet, startrow=row, index=False
-                )
-                if df is not None and len(df.columns):
-                    df.to_excel(writer, sheet_name=sheet, startrow=row + 1, index=False)
-                    row += len(df) + 4
-                else:
-                    row += 3
-
-
-def _save(report: BenchmarkReport, out: Path, plots: bool) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    files: list[Path] = []
-    comparison = report.comparison
-    path = out / "comparison.csv"
-    comparison.to_csv(path, index=False)
-    files.append(path)
-    pvm = report.planned_vs_measured()
-    if len(pvm):
-        path = out / "planned_vs_measured.csv"
-        pvm.to_csv(path, index=False)
-        files.append(path)
-    images: dict[str, list[str]] = {}
-    for m in report.models:
-        if m.error:
-            continue
-        folder = out / m.name
-        folder.mkdir(exist_ok=True)
-        for table_name in ("ops", "layers", "tensors", "weights", "memory", "allocations"):
-            df = getattr(m, table_name)
-            path = folder / f"{table_name}.csv"
-            df.to_csv(path, index=False)
-            files.append(path)
-        if plots and m.plan is not None:
-            from tinyml_utils.analyze import plots as plots_mod
-
-            plt = plots_mod._pyplot()
-            parts = _arena_parts(m.allocations)
-            arena_bytes = m.arena.arena_bytes if m.arena is not None else None
-            fig = plots_mod.plot_arena(
-                m.plan, f"{m.name}: activation tensors", parts.get("arena head"), arena_bytes
-            )
-            path = folder / "arena.png"
-            fig.savefig(path, dpi=100, bbox_inches="tight")
-            plt.close(fig)
-            files.append(path)
-            fig = plots_mod.plot_per_op(m.layers, f"{m.name}: per op")
-            path = folder / "per_op.png"
-            fig.savefig(path, dpi=100, bbox_inches="tight")
-            plt.close(fig)
-            files.append(path)
-            images[m.name] = [f"{m.name}/arena.png", f"{m.name}/per_op.png"]
-    if plots and any(m.ok for m in report.models):
-        from tinyml_utils.analyze import plots as plots_mod
-
-        plt = plots_mod._pyplot()
-        fig = plots_mod.plot_comparison(comparison[comparison["error"] == ""])
-        path = out / "comparison.png"
-        fig.savefig(path, dpi=100, bbox_inches="tight")
-        plt.close(fig)
-        files.append(path)
-        images["comparison"] = ["comparison.png"]
-    markdown = report.to_markdown()
-    path = out / "summary.md"
-    path.write_text(markdown)
-    files.append(path)
-    (out / "comparison.md").write_text(_markdown_table(comparison))
-    files.append(out / "comparison.md")
-    path = out / "summary.html"
-    path.write_text(_html(report, images))
-    files.append(path)
-    path = out / "benchmark.xlsx"
-    _write_xlsx(report, path)
-    files.append(path)
-    return files
-
-
-def _markdown_table(df) -> str:
-    try:
-        return df.to_markdown(index=False) + "\n"
-    except ImportError:
-        return df.to_string(index=False) + "\n"

@@ -29,8 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyml_utils.analyze._child import child_env
-from tinyml_utils.analyze.interpreters import ModelLike, load_model_bytes
+from tinyml_utils.core.errors import DataError, ModelFileError
+from tinyml_utils.tflite._child import child_env
+from tinyml_utils.tflite.interpreters import ModelLike, _prepare_input, load_model_bytes
 
 
 @dataclass
@@ -71,7 +72,7 @@ def check_loads(model: ModelLike, timeout: float = 120.0) -> str | None:
     with tempfile.TemporaryDirectory(prefix="litert_probe_") as tmp:
         path = os.path.join(tmp, "model.tflite")
         Path(path).write_bytes(data)
-        cmd = [sys.executable, "-m", "tinyml_utils.analyze._litert_probe", path]
+        cmd = [sys.executable, "-m", "tinyml_utils.tflite._litert_probe", path]
         try:
             proc = subprocess.run(
                 cmd, capture_output=True, text=True, timeout=timeout, env=child_env()
@@ -94,7 +95,6 @@ def check_loads(model: ModelLike, timeout: float = 120.0) -> str | None:
 
 def _example_input(detail: dict, x: np.ndarray | None) -> np.ndarray:
     """The first sample of ``x`` (typed like the input), or zeros like the load check used."""
-    from tinyml_utils.analyze.interpreters import _prepare_input
 
     if x is not None:
         return _prepare_input(np.asarray(x)[:1], detail)
@@ -112,12 +112,10 @@ def measure_latency(
 ) -> LatencyResult:
     """Time ``model`` in ai_edge_litert; ``x`` (optional) gives a real first input sample.
 
-    Raises :class:`~tinyml_utils.errors.ModelFileError` when the interpreter cannot load it.
+    Raises :class:`~tinyml_utils.core.errors.ModelFileError` when the interpreter cannot load it.
     Call :func:`check_loads` first for files you do not trust.
     """
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    from tinyml_utils.errors import DataError, ModelFileError
 
     if runs < 1 or warmup < 0 or threads < 1:
         raise DataError("runs and threads must be >= 1 and warmup >= 0.")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-    from tinyml_utils.analyze.memory import ArenaPlan
+    from tinyml_utils.tflite.memory import ArenaPlan
 
 
 def _pyplot():

@@ -1,7 +1,7 @@
 """Small example models for tests, the benchmarking notebook and the speed benchmark.
 
-They are built from the workbook's CNN template (:func:`tinyml_utils.models.build_cnn`) on
-random data and converted with :func:`tinyml_utils.convert.convert_all`, so they have the
+They are built from the workbook's CNN template (:func:`tinyml_utils.model.cnn.build_cnn`) on
+random data and converted with :func:`tinyml_utils.tflite.convert.convert_all`, so they have the
 same structure as real workbook models, just tiny (a few kB) and untrained. Results are
 cached in-process: the converter takes a few seconds per variant.
 """
@@ -12,7 +12,8 @@ from functools import cache
 
 import numpy as np
 
-from tinyml_utils.models import CNNSpec
+from tinyml_utils.model.cnn import CNNSpec, build_cnn
+from tinyml_utils.tflite.convert import convert_all
 
 #: 1-D signal model (e.g. 32 time steps x 3 axes): the template builds it as a RESHAPE to
 #: (32, 1, 3) followed by CONV_2D (k, 1) / MAX_POOL_2D blocks in TFLite.
@@ -30,8 +31,6 @@ def sample_inputs(spec: CNNSpec, n: int = 64, seed: int = 0) -> np.ndarray:
 
 @cache
 def _variants(spec: CNNSpec, seed: int) -> tuple[tuple[str, bytes], ...]:
-    from tinyml_utils.convert import convert_all
-    from tinyml_utils.models import build_cnn
 
     model = build_cnn(spec, seed=seed)
     return tuple(convert_all(model, sample_inputs(spec, seed=seed)).items())
@@ -47,7 +46,7 @@ def unsupported_model(kind: str) -> bytes:
     """A tiny float model TFLM cannot run: ``kind`` is "missing_op" (a GELU layer; TFLite
     runs it, TFLM has no kernel), "custom" (a custom op neither runtime has) or "flex"
     (a select TensorFlow op that needs the Flex delegate)."""
-    from tinyml_utils.tf import keras, tf
+    from tinyml_utils.core.tf import keras, tf
 
     if kind == "missing_op":
         inp = keras.Input((8,), name="input")

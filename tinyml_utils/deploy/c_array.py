@@ -18,7 +18,7 @@ header/source pair, with the details ``xxd`` leaves to you:
 * a comment block that says what is inside: the ops (exactly what a ``MicroMutableOpResolver``
   must register), the input/output shapes and quantization (how to fill the input tensor and
   read the output), and the tensor arena TFLM measured for this model (see
-  :func:`tinyml_utils.analyze.tflm.measure_arena`).
+  :func:`tinyml_utils.tflite.tflm.measure_arena`).
 
 The header is valid C (C11) and C++ (C++11); the source is ``.cc`` by default (Arduino and
 TFLM projects are C++) or ``.c``.
@@ -30,8 +30,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tinyml_utils.analyze.interpreters import ModelLike, load_model_bytes
-from tinyml_utils.errors import DataError
+from tinyml_utils.core.errors import DataError
+from tinyml_utils.tflite.interpreters import ModelLike, load_model_bytes
 
 #: C and C++ keywords a derived identifier must not equal.
 _RESERVED = frozenset(
@@ -67,7 +67,7 @@ def _shape_text(shape) -> str:
 
 def model_summary_lines(model: ModelLike) -> list[str]:
     """Human-readable lines: ops (with counts), inputs/outputs with shape, dtype, quantization."""
-    from tinyml_utils.analyze.tflite_model import model_info
+    from tinyml_utils.tflite.reader import model_info
 
     info = model_info(model)
     lines = []
@@ -110,9 +110,9 @@ class CArrayExport:
 
 def _measured_arena(data: bytes) -> tuple[int | None, str]:
     try:
-        from tinyml_utils.analyze.tflm import measure_arena
+        from tinyml_utils.tflite.tflm import measure_arena
     except ImportError:  # analyze.tflm not available: say so in the comment
-        return None, "tensor arena: not measured (tinyml_utils.analyze.tflm unavailable)"
+        return None, "tensor arena: not measured (tinyml_utils.tflite.tflm unavailable)"
     report = measure_arena(data)
     if report.arena_bytes is None:
         return None, f"tensor arena: TFLM cannot run this model: {report.reason}"
@@ -199,7 +199,7 @@ def export_c_array(
         model: .tflite bytes or path.
         out_dir: folder for the two files (created).
         name: model name; the C identifier is ``g_<c_identifier(name)>_model``.
-        arena_bytes: ``"measure"`` runs :func:`~tinyml_utils.analyze.tflm.measure_arena`;
+        arena_bytes: ``"measure"`` runs :func:`~tinyml_utils.tflite.tflm.measure_arena`;
             an int is written as given; None leaves the arena out.
         source_ext: ``".cc"`` (C++, Arduino/TFLM) or ``".c"`` (C11).
     """

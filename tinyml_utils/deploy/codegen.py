@@ -15,7 +15,7 @@ output shares the input's memory), ADD (with broadcasting), MEAN, REDUCE_MAX, RE
 RELU_N1_TO_1, SOFTMAX, LOGISTIC, with fused activations (RELU, RELU6, RELU_N1_TO_1).
 
 Memory: activations live in one static arena planned like TFLM does (greedy, by lifetime, with
-:func:`tinyml_utils.analyze.memory.plan_arena`); the model input is read straight from the
+:func:`tinyml_utils.tflite.memory.plan_arena`); the model input is read straight from the
 caller's buffer and the output written straight into the caller's buffer::
 
     from tinyml_utils.deploy.codegen import generate
@@ -35,9 +35,9 @@ from typing import Any
 
 import numpy as np
 
-from tinyml_utils.analyze.interpreters import ModelLike, load_model_bytes
+from tinyml_utils.core.errors import UnsupportedOnMicroError
 from tinyml_utils.deploy.c_array import c_identifier
-from tinyml_utils.errors import UnsupportedOnMicroError
+from tinyml_utils.tflite.interpreters import ModelLike, load_model_bytes
 
 #: Folder of the portable runtime copied next to every generated model.
 RUNTIME_DIR = Path(__file__).resolve().parent / "c"
@@ -272,7 +272,7 @@ def _quant(t) -> tuple[float, int]:
     if not len(t.scales):
         raise UnsupportedOnMicroError(
             f"tensor {t.index} ({t.name}) is not quantized: the C generator needs a full-int8 "
-            "model; convert with tinyml_utils.convert.convert(model, 'int8', x)."
+            "model; convert with tinyml_utils.tflite.convert.convert(model, 'int8', x)."
         )
     return float(t.scales[0]), int(t.zero_points[0])
 
@@ -946,7 +946,7 @@ class _Storage:
 
 def _plan(info, storage: _Storage, calls) -> tuple[dict[int, TensorSlot], int]:
     """Static memory plan: every non-input/output group gets an arena offset."""
-    from tinyml_utils.analyze.memory import Buffer, plan_arena
+    from tinyml_utils.tflite.memory import Buffer, plan_arena
 
     in_group = storage.find(info.inputs[0])
     out_group = storage.find(info.outputs[0])
@@ -1001,7 +1001,7 @@ def generate(
     Raises UnsupportedOnMicroError (naming the op and the alternative) for ops, types or
     shapes the generator does not handle.
     """
-    from tinyml_utils.analyze.tflite_model import model_info
+    from tinyml_utils.tflite.reader import model_info
 
     data = load_model_bytes(model)
     info = model_info(data)
@@ -1018,7 +1018,7 @@ def generate(
         if t.dtype != "int8":
             raise UnsupportedOnMicroError(
                 f"model {what} is {t.dtype}; the C generator needs int8 input and output "
-                "(tinyml_utils.convert.convert(model, 'int8', x))."
+                "(tinyml_utils.tflite.convert.convert(model, 'int8', x))."
             )
     storage = _Storage()
     low = _Lowering(info, prefix)

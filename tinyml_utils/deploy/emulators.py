@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tinyml_utils.core.errors import TinyMLError
 from tinyml_utils.deploy.toolchains import require_tools
-from tinyml_utils.errors import TinyMLError
 
 QEMU_MACHINE = "mps2-an386"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyml_utils.paths import models_dir, shared_data_dir
+from tinyml_utils.core.paths import models_dir, shared_data_dir
 
 
 @dataclass
@@ -56,8 +56,8 @@ def app_model(app: str) -> tuple[bytes, str]:
     if path.is_file():
         return path.read_bytes(), f"reference model {path.relative_to(models_dir().parent)}"
     from tinyml_utils import apps
-    from tinyml_utils.convert import convert
-    from tinyml_utils.models import build_cnn
+    from tinyml_utils.model.cnn import build_cnn
+    from tinyml_utils.tflite.convert import convert
 
     data = apps.prepare(app, source="synthetic", quick=True)
     spec = apps.default_spec(app, data)

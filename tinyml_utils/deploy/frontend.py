@@ -2,7 +2,7 @@
 constants generated from the recipe the model was trained with.
 
 A keyword-spotting model only works on a microcontroller if the device computes the same
-log-mel (or MFCC) features as training did (:mod:`tinyml_utils.features`), normalises them
+log-mel (or MFCC) features as training did (:mod:`tinyml_utils.data.features`), normalises them
 with the same training statistics and quantizes them like the model's input tensor. The C
 code is generic; everything specific to a model is data, written here from
 ``models/<app>/preprocessing.json`` and the model file, never copied by hand:
@@ -33,10 +33,12 @@ from typing import Any
 
 import numpy as np
 
-from tinyml_utils.analyze.interpreters import ModelLike
+from tinyml_utils.core.errors import DataError
+from tinyml_utils.core.paths import repo_root, shared_data_dir
+from tinyml_utils.data import datasets
+from tinyml_utils.data.datasets import speech_commands
 from tinyml_utils.deploy.c_array import c_identifier
-from tinyml_utils.errors import DataError
-from tinyml_utils.paths import repo_root
+from tinyml_utils.tflite.interpreters import ModelLike
 
 #: The shared C sources (used by the sketches and by the host tests).
 FRONTEND_DIR = repo_root() / "firmware" / "audio"
@@ -66,7 +68,7 @@ def load_preprocessing(source: str | Path | dict[str, Any]) -> dict[str, Any]:
 class FrontendSpec:
     """The front end of one model: feature parameters and the shapes they give."""
 
-    params: dict[str, Any]  # tinyml_utils.features.AUDIO_PRESETS-style dict
+    params: dict[str, Any]  # tinyml_utils.data.features.AUDIO_PRESETS-style dict
     clip_samples: int
     n_frames: int
     bins: int
@@ -82,8 +84,8 @@ class FrontendSpec:
 
 def frontend_spec(preprocessing: str | Path | dict[str, Any], model: ModelLike) -> FrontendSpec:
     """Check the recipe against the model and gather what the C front end needs."""
-    from tinyml_utils import features as F
-    from tinyml_utils.analyze.tflite_model import model_info
+    from tinyml_utils.data import features as F
+    from tinyml_utils.tflite.reader import model_info
 
     pre = load_preprocessing(preprocessing)
     params = dict(pre.get("features") or {})
@@ -146,7 +148,7 @@ def frontend_tables(spec: FrontendSpec) -> dict[str, np.ndarray]:
     from scipy.fft import dct
     from scipy.signal.windows import hann
 
-    from tinyml_utils import features as F
+    from tinyml_utils.data import features as F
 
     p = spec.params
     n_fft = int(p["n_fft"])
@@ -313,8 +315,8 @@ def python_features(
 ) -> tuple[np.ndarray, np.ndarray]:
     """What training computes for int16 clips: features of ``pcm / 32768`` (soundfile's
     float), normalised, flattened, and quantized as the model input."""
-    from tinyml_utils import features as F
-    from tinyml_utils.analyze.interpreters import quantize
+    from tinyml_utils.data import features as F
+    from tinyml_utils.tflite.interpreters import quantize
 
     pre = load_preprocessing(preprocessing)
     spec = frontend_spec(pre, model)
@@ -322,3 +324,19 @@ def python_features(
     feats = F.normalize(F.audio_features(x, pre["features"]), pre["normalization"])
     feats = feats.reshape(len(pcm), -1)
     return feats, quantize(feats, np.int8, spec.input_scale, spec.input_zero_point)
+
+
+def example_pcm(n: int = 20, real: bool = True, word: str = "on") -> tuple[np.ndarray, str]:
+    """``n`` 1 s clips of 16 kHz int16 PCM to feed the C front end, and what they are: real
+    ``word`` clips from the keyword-spotting data folder when ``real`` and it is present,
+    else synthetic clips."""
+    root = shared_data_dir()
+    folder = root / "keyword_spotting" / word if root is not None else None
+    if real and folder is not None and folder.is_dir():
+        wavs = sorted(folder.glob("*.wav"))[:n]
+        clips = [speech_commands.fit_length(speech_commands.read_wav(w)) for w in wavs]
+        # soundfile reads int16 PCM as value / 32768: this gets the file's samples back exactly
+        pcm = np.clip(np.round(np.stack(clips) * 32768), -32768, 32767).astype(np.int16)
+        return pcm, f"{len(pcm)} real '{word}' WAVs"
+    x = datasets.load("speech_commands", source="synthetic").x[:n]
+    return np.round(np.clip(x, -1, 1) * 32767).astype(np.int16), f"{len(x)} synthetic clips"

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyml_utils.core.errors import TinyMLError
 from tinyml_utils.deploy import codegen, emulators, reference, toolchains
-from tinyml_utils.errors import TinyMLError
 
 CLOCK_HZ = 64_000_000
 KERNEL_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")

@@ -12,8 +12,8 @@ opcode ..." if one is missing. :func:`resolver_code` writes that code from the m
 
 from __future__ import annotations
 
-from tinyml_utils.analyze.interpreters import ModelLike
-from tinyml_utils.errors import UnsupportedOnMicroError
+from tinyml_utils.core.errors import UnsupportedOnMicroError
+from tinyml_utils.tflite.interpreters import ModelLike
 
 #: Builtin op name -> MicroMutableOpResolver method (tflite-micro's micro_mutable_op_resolver.h)
 #: where the name is not the plain CamelCase of the op name.
@@ -59,7 +59,7 @@ def method_name(op: str) -> str:
 
 def model_ops(model: ModelLike) -> list[str]:
     """The distinct ops of subgraph 0, in order of first use."""
-    from tinyml_utils.analyze.tflite_model import model_info
+    from tinyml_utils.tflite.reader import model_info
 
     seen: list[str] = []
     for op in model_info(model).ops:

@@ -11,7 +11,7 @@ TensorFlow Lite has several int8 arithmetics, and they do not always agree in th
   phone or PC gets): ruy's single-rounding multiply and float requantization; now and then
   1 off from the reference.
 
-Both come from :class:`tinyml_utils.analyze.interpreters.TFLiteRunner` (``kernels=
+Both come from :class:`tinyml_utils.tflite.interpreters.TFLiteRunner` (``kernels=
 "reference"`` / ``"optimized"``): this module only adds the raw-int8 view the C code needs.
 :func:`reference_outputs` runs the reference kernels on int8 inputs; :func:`compare` checks
 generated outputs against them (exactly, or within 1 with the same top-1 for
@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinyml_utils.analyze.interpreters import ModelLike, TFLiteRunner, quantize
-from tinyml_utils.errors import DataError
+from tinyml_utils.core.errors import DataError
+from tinyml_utils.tflite.interpreters import ModelLike, TFLiteRunner, quantize
 
 #: ``kind`` of :func:`reference_outputs` -> ``TFLiteRunner(kernels=...)``.
 KINDS = {"reference": "reference", "xnnpack": "optimized", "optimized": "optimized"}

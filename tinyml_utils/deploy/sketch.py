@@ -13,7 +13,7 @@ The input code repeats, on the board, what training did to the data (the recipe 
 * **motionsense**: the LSM9DS1 IMU sampled at the recipe's rate (50 Hz), converted to Core
   Motion's conventions (gravity from a low-pass filter of the accelerometer, user
   acceleration = the rest, both with Apple's sign; rotation rate in rad/s), the recipe's
-  channels derived per sample exactly as :func:`tinyml_utils.features.motion_channels`
+  channels derived per sample exactly as :func:`tinyml_utils.data.features.motion_channels`
   (e.g. acceleration along / across gravity), a sliding window of ``window`` samples every
   ``hop``, normalised with the training mean / std.
 * **carsensor**: three accelerometer axes (m/s^2), each window's mean removed when the
@@ -25,7 +25,7 @@ The input code repeats, on the board, what training did to the data (the recipe 
 * **music_genre**: the 57 track features arrive over the serial port (they are computed from
   a 30 s recording on a PC), normalised with the training statistics.
 
-Model inputs are quantized like :func:`tinyml_utils.analyze.interpreters.quantize`
+Model inputs are quantized like :func:`tinyml_utils.tflite.interpreters.quantize`
 (``rintf``: halves to even, as numpy). These sketches cannot be compiled here (the TFLM
 library and the nRF52 core are not Debian packages); the tests compile them against stub
 headers (syntax and types), check the registered ops and that the arena allocates in the
@@ -40,9 +40,10 @@ from typing import Any
 
 import numpy as np
 
-from tinyml_utils.analyze.interpreters import ModelLike, load_model_bytes
+from tinyml_utils.apps import APPS, get_app
+from tinyml_utils.core.errors import DataError, UnsupportedOnMicroError
 from tinyml_utils.deploy import c_array, op_resolver
-from tinyml_utils.errors import DataError, UnsupportedOnMicroError
+from tinyml_utils.tflite.interpreters import ModelLike, load_model_bytes
 
 #: Extra arena on top of TFLM's measured minimum: the Arduino build of TFLM may use other
 #: (optimized) kernels with their own scratch buffers than the Python runtime measured.
@@ -50,13 +51,6 @@ ARENA_MARGIN = 0.25
 ARENA_MIN_MARGIN = 1024
 
 LIBRARY = "Chirale_TensorFlowLite"
-
-APP_SENSORS = {
-    "motionsense": "imu",
-    "carsensor": "accelerometer",
-    "keyword_spotting": "microphone",
-    "music_genre": "serial",
-}
 
 #: Low-pass time constant (s) that separates gravity from user acceleration on the device.
 GRAVITY_TAU_S = 0.5
@@ -135,7 +129,7 @@ def _motion_expr(name: str) -> str:
     raise UnsupportedOnMicroError(
         f"channel {name!r} cannot be computed from the Nano 33 BLE's IMU (Core Motion's "
         "attitude needs its sensor fusion): retrain with gravity / userAcceleration / "
-        "rotationRate or derived channels (tinyml_utils.features.DERIVED_MOTION_CHANNELS)."
+        "rotationRate or derived channels (tinyml_utils.data.features.DERIVED_MOTION_CHANNELS)."
     )
 
 
@@ -369,12 +363,12 @@ def render_sketch(
     frontend_header: str | None = None,
 ) -> str:
     """The .ino text (see the module docstring)."""
-    from tinyml_utils.analyze.tflite_model import model_info
+    from tinyml_utils.tflite.reader import model_info
 
     data = load_model_bytes(model)
     info = model_info(data)
     tin, tout = info.tensor(info.inputs[0]), info.tensor(info.outputs[0])
-    sensor = APP_SENSORS.get(app, "serial")
+    sensor = get_app(app).sensor if app in APPS else "serial"
     n_in = tin.num_elements
     shape = [int(d) for d in tin.shape[1:]]
     if sensor == "imu":
@@ -511,7 +505,7 @@ def write_sketch(
     arena = arena_with_margin(measured) if measured else 32 * 1024
     extra: list[Path] = []
     front = None
-    if APP_SENSORS.get(app) == "microphone" and pre is not None:
+    if app in APPS and get_app(app).sensor == "microphone" and pre is not None:
         extra = frontend.write_frontend(folder, app, pre, data)
         front = extra[0].name
     ino = folder / f"{app}.ino"
@@ -528,3 +522,12 @@ def write_sketch(
         extra,
         source,
     )
+
+
+def input_code(ino_text: str, max_chars: int = 1200) -> str:
+    """The part of a generated .ino that reads and prepares the model's input (from its
+    ``// Input:`` comment on): what notebook 11 shows next to the recipe it came from."""
+    start = ino_text.find("// Input:")
+    if start < 0:
+        raise ValueError("no '// Input:' section: not a sketch written by tinyml export --sketch")
+    return ino_text[start : start + max_chars]

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyml_utils.core.errors import TinyMLError
+from tinyml_utils.core.paths import repo_root
 from tinyml_utils.deploy.codegen import GeneratedModel
-from tinyml_utils.errors import TinyMLError
-from tinyml_utils.paths import repo_root
 
 FIRMWARE_DIR = repo_root() / "firmware"
 

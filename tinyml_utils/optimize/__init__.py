@@ -5,6 +5,8 @@
 * :mod:`~tinyml_utils.optimize.optuna_search`: the search itself, an Optuna study
   (multi-objective: accuracy, weights, measured arena, MACs; board budgets as constraints;
   pruning; resumable in SQLite, shared by many workers through any SQLAlchemy database).
+* :mod:`~tinyml_utils.optimize.search_config`: the settings a study stores (objectives, sampler,
+  space, board) and the data fingerprint every worker must match.
 * :mod:`~tinyml_utils.optimize.trials`: a study read back: trials table, front, history.
 * :mod:`~tinyml_utils.optimize.pruning`: synapse (unstructured, tfmot) and neuron
   (structured: whole filters/units removed) pruning.

@@ -8,7 +8,7 @@ A TFLM model needs two kinds of memory on the board:
   next to the stack, the heap and the sketch's globals.
 
 :func:`check_fit` compares a model's ``.tflite`` bytes with the flash budget and its
-measured arena (``tinyml_utils.analyze.tflm.measure_arena``) with the RAM budget, and says
+measured arena (``tinyml_utils.tflite.tflm.measure_arena``) with the RAM budget, and says
 which one does not fit. ``flash_reserve`` / ``ram_reserve`` subtract what the rest of the
 firmware uses; they default to 0 because that depends on your sketch and compiler. As an
 order of magnitude, a TFLM build with a handful of kernels takes some tens of KB of flash
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tinyml_utils.errors import DataError
+from tinyml_utils.core.errors import DataError
 
 KB = 1024
 

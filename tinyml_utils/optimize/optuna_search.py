@@ -47,15 +47,12 @@ trial's values and names it in ``same_as`` (a sampler learns from it; tables dro
 
 from __future__ import annotations
 
-import dataclasses
 import gc
-import json
 import os
 import socket
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,116 +62,29 @@ import sqlalchemy
 from optuna.trial import TrialState
 from tqdm.auto import tqdm
 
-from tinyml_utils.convert import convert
-from tinyml_utils.errors import DataError
-from tinyml_utils.models import build_cnn
+from tinyml_utils import apps
+from tinyml_utils.core.errors import DataError
+from tinyml_utils.core.tf import keras
+from tinyml_utils.model.cnn import build_cnn
 from tinyml_utils.optimize import boards
 from tinyml_utils.optimize.search import (
-    SPACES,
-    SearchSpace,
     _default_arena,
     _macs_of,
     _weights_bytes,
     compile_model,
+    convert,
     spec_from_point,
     tflite_accuracy,
 )
-
-#: objective -> Optuna direction. ``val_accuracy`` is the int8 file's, run on the val split.
-OBJECTIVES = {
-    "val_accuracy": "maximize",
-    "weights_bytes": "minimize",
-    "arena_bytes": "minimize",
-    "macs": "minimize",
-}
-SAMPLERS = ("grid", "tpe", "nsga2")
-_PARAMS = ("N", "M", "Pi", "filters", "units")  # Optuna parameter names, in point order
-_SPACE_FIELDS = ("n_conv", "n_dense", "pools", "base_filters", "dense_units")
-CONFIG_KEY = "tinyml_config"
-DATA_KEY = "tinyml_data"
-
-
-# --------------------------------------------------------------------------- settings
-
-
-@dataclass(frozen=True)
-class SearchConfig:
-    """Everything that defines a study; stored in it so that every worker searches alike.
-
-    Attributes:
-        app: the application (``apps.APPS``); workers load its data themselves.
-        space: the :class:`SearchSpace` (or the name of one of :data:`SPACES`).
-        epochs: epochs per trial (a pruned trial stops earlier).
-        sampler: ``"grid"``, ``"tpe"`` or ``"nsga2"``.
-        objectives: keys of :data:`OBJECTIVES`; ``val_accuracy`` and at least one more.
-        board: a board key (``boards.BOARDS``) whose flash/RAM are the constraints, or None.
-        prune: stop hopeless trials early (:class:`DominatedPruner`).
-        margin: accuracy by which a smaller finished trial must lead to prune.
-        fit_infeasible: also train candidates that cannot fit the board.
-        batch_size, learning_rate, num_calibration, seed: training and conversion.
-    """
-
-    app: str
-    space: SearchSpace | str = "notebook"
-    epochs: int = 5
-    sampler: str = "tpe"
-    objectives: tuple[str, ...] = tuple(OBJECTIVES)
-    board: str | None = None
-    prune: bool = True
-    margin: float = 0.01
-    fit_infeasible: bool = False
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    num_calibration: int = 200
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if isinstance(self.space, str):
-            if self.space not in SPACES:
-                raise DataError(f"unknown space {self.space!r}; choose one of {', '.join(SPACES)}.")
-            object.__setattr__(self, "space", SPACES[self.space])
-        object.__setattr__(self, "objectives", tuple(self.objectives))
-        unknown = [o for o in self.objectives if o not in OBJECTIVES]
-        if unknown or "val_accuracy" not in self.objectives or len(self.objectives) < 2:
-            raise DataError(
-                f"objectives must be val_accuracy and at least one of {list(OBJECTIVES)[1:]}, "
-                f"got {list(self.objectives)}."
-            )
-        if self.sampler not in SAMPLERS:
-            raise DataError(f"sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}.")
-        if self.epochs < 1:
-            raise DataError(f"epochs must be >= 1, got {self.epochs}.")
-        if self.board is not None:
-            object.__setattr__(self, "board", boards.get_board(self.board).key)
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> SearchConfig:
-        values = json.loads(text)
-        space = values.pop("space")
-        space = SearchSpace(**{k: tuple(v) if isinstance(v, list) else v for k, v in space.items()})
-        return cls(space=space, **values)
-
-
-def data_fingerprint(data) -> dict[str, Any]:
-    """What must be equal for two workers to search the same problem (not the data's path)."""
-    return {
-        "app": getattr(data, "app", ""),
-        "split": getattr(data, "split", ""),
-        "input_shape": [int(d) for d in data.x_train.shape[1:]],
-        "num_classes": _num_classes(data),
-        "examples": [len(data.x_train), len(data.x_val)],
-    }
-
-
-def _num_classes(data) -> int:
-    n = getattr(data, "num_classes", None)
-    if n is None:
-        n = int(max(np.max(data.y_train), np.max(data.y_val))) + 1
-    return int(n)
-
+from tinyml_utils.optimize.search_config import (
+    CONFIG_KEY,
+    DATA_KEY,
+    OBJECTIVES,
+    PARAM_NAMES,
+    SPACE_FIELDS,
+    SearchConfig,
+    data_fingerprint,
+)
 
 # --------------------------------------------------------------------------- storage, study
 
@@ -241,7 +151,7 @@ def make_sampler(
             space = config.space
             grid = {
                 name: list(getattr(space, f))
-                for name, f in zip(_PARAMS, _SPACE_FIELDS, strict=True)
+                for name, f in zip(PARAM_NAMES, SPACE_FIELDS, strict=True)
             }
             return optuna.samplers.GridSampler(grid, seed=seed)
         if config.sampler == "nsga2":
@@ -370,7 +280,7 @@ def _spec_of(trial: optuna.Trial, config: SearchConfig, fingerprint: dict) -> tu
     space = config.space
     point = [
         trial.suggest_categorical(name, list(getattr(space, field)))
-        for name, field in zip(_PARAMS, _SPACE_FIELDS, strict=True)
+        for name, field in zip(PARAM_NAMES, SPACE_FIELDS, strict=True)
     ]
     return spec_from_point(space, fingerprint["input_shape"], fingerprint["num_classes"], *point)
 
@@ -423,8 +333,6 @@ def _objective(
     model_dir: Path | None,
     worker: str,
 ):
-    from tinyml_utils.tf import keras
-
     trial.set_user_attr("worker", worker)
     trial.set_user_attr("epochs", 0)
     spec, reason = _spec_of(trial, config, data_fingerprint(data))
@@ -625,8 +533,6 @@ def run(
 
 
 def _release() -> None:
-    from tinyml_utils.tf import keras
-
     keras.backend.clear_session()
     gc.collect()
 
@@ -651,8 +557,6 @@ def worker(
 
     Returns the study and the number of trials this worker ran.
     """
-    from tinyml_utils import apps
-
     if config is None:
         config = study_config(open_study(storage, study_name))
     data = apps.prepare(config.app, source=data_source, data_dir=data_dir, quick=quick)

@@ -11,7 +11,7 @@ Two very different things are called pruning:
   (:func:`gzip_bytes`), which helps over-the-air updates, not the MCU's memory.
 * **Neuron pruning** (structured, :func:`structured_prune`): whole conv filters or dense
   units with the smallest L1 (or L2) norm are removed, a *smaller* CNN is built from the
-  reduced :class:`~tinyml_utils.models.CNNSpec`, the kept weights are copied over, and the
+  reduced :class:`~tinyml_utils.model.cnn.CNNSpec`, the kept weights are copied over, and the
   model is fine-tuned. Fewer parameters AND smaller activations: the .tflite, the arena and
   the latency all shrink.
 """
@@ -25,8 +25,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinyml_utils.errors import DataError
-from tinyml_utils.models import CNNSpec
+from tinyml_utils.core.errors import DataError
+from tinyml_utils.model.cnn import CNNSpec, build_cnn
+from tinyml_utils.model.train import evaluate_tflite
+from tinyml_utils.optimize.search import _macs_of
+from tinyml_utils.tflite.convert import convert
+from tinyml_utils.tflite.tflm import measure_arena
 
 # --------------------------------------------------------------------------- synapses
 
@@ -80,7 +84,7 @@ def synapse_prune(
     """
     import tensorflow_model_optimization as tfmot
 
-    from tinyml_utils.tf import keras
+    from tinyml_utils.core.tf import keras
 
     steps = math.ceil(len(x) / batch_size) * epochs
     schedule = pruning_schedule(steps, final_sparsity)
@@ -124,7 +128,7 @@ def sparsity_table(model):
 
 
 def _kernels(model):
-    from tinyml_utils.tf import keras
+    from tinyml_utils.core.tf import keras
 
     for layer in model.layers:
         if isinstance(layer, keras.layers.Conv1D | keras.layers.Conv2D | keras.layers.Dense):
@@ -212,7 +216,7 @@ def structured_prune(
     ord: int = 1,
     min_keep: int = 1,
 ) -> StructuredResult:
-    """Remove the weakest filters/units of a :func:`~tinyml_utils.models.build_cnn` model.
+    """Remove the weakest filters/units of a :func:`~tinyml_utils.model.cnn.build_cnn` model.
 
     Args:
         model: a trained model built by ``build_cnn(spec)`` (layer names conv1.., dense1..).
@@ -227,7 +231,6 @@ def structured_prune(
         :class:`StructuredResult` with the smaller model (not compiled: fine-tune it) whose
         weights are the original weights at the kept indices (the output layer too).
     """
-    from tinyml_utils.models import build_cnn
 
     norms = neuron_norms(model, ord)
     expected = [f"conv{i + 1}" for i in range(spec.n_conv)] + [
@@ -296,7 +299,7 @@ def fine_tune(
 
     A lower learning rate than from scratch: the copied weights are already good.
     """
-    from tinyml_utils.tf import keras
+    from tinyml_utils.core.tf import keras
 
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
@@ -323,10 +326,6 @@ def footprint(model, x_calibration: np.ndarray, x_eval: np.ndarray, y_eval: np.n
     (.tflite sizes), int8_gzip_bytes, arena_bytes (TFLM, int8 model), macs, and accuracy /
     balanced_accuracy of the int8 file on ``(x_eval, y_eval)``.
     """
-    from tinyml_utils.analyze.tflm import measure_arena
-    from tinyml_utils.convert import convert
-    from tinyml_utils.optimize.search import _macs_of
-    from tinyml_utils.train import evaluate_tflite
 
     int8 = convert(model, "int8", x_calibration)
     k = int(model.output_shape[-1])

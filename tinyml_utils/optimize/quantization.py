@@ -22,8 +22,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tinyml_utils.convert import VARIANTS
-from tinyml_utils.errors import DataError
+from tinyml_utils.core.errors import DataError
+from tinyml_utils.optimize.search import tflite_accuracy as run
+from tinyml_utils.tflite.convert import VARIANTS, convert, convert_all, representative_dataset
+from tinyml_utils.tflite.info import op_name
+from tinyml_utils.tflite.reader import load_model_object
+from tinyml_utils.tflite.tflm import measure_arena
 
 PTQ_VARIANTS = VARIANTS  # float32, dynamic_range, float16, int8
 _WEIGHT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
@@ -33,14 +37,12 @@ def ptq_variants(
     model, representative_data: np.ndarray, variants: Sequence[str] = PTQ_VARIANTS
 ) -> dict[str, bytes]:
     """The post-training variants of ``model`` as .tflite bytes, keyed by variant name."""
-    from tinyml_utils.convert import convert_all
 
     return convert_all(model, representative_data, tuple(variants))
 
 
 def tflite_accuracy(model_bytes: bytes, x: np.ndarray, y: np.ndarray) -> float:
     """Accuracy measured by running the .tflite file (int8 inputs quantized by its scale)."""
-    from tinyml_utils.optimize.search import tflite_accuracy as run
 
     return run(model_bytes, x, y)
 
@@ -57,7 +59,7 @@ def accuracy_table(
     ``reference_accuracy`` is usually the float Keras model's accuracy on the same
     examples; ``accuracy_drop`` is reference minus variant (positive = worse), in points of
     accuracy (0.01 = 1 %). ``runs_on_tflm`` / ``tflm_arena_bytes`` come from
-    ``tinyml_utils.analyze.tflm.measure_arena``.
+    ``tinyml_utils.tflite.tflm.measure_arena``.
     """
     import pandas as pd
 
@@ -68,8 +70,6 @@ def accuracy_table(
         if reference_accuracy is not None:
             row["accuracy_drop"] = round(reference_accuracy - acc, 4)
         if measure_tflm:
-            from tinyml_utils.analyze.tflm import measure_arena
-
             report = measure_arena(blob)
             row["runs_on_tflm"] = report.runs
             row["tflm_arena_bytes"] = report.arena_bytes
@@ -94,8 +94,6 @@ def calibration_sweep(
     """
     import pandas as pd
 
-    from tinyml_utils.convert import convert
-
     rows = []
     for size in sizes:
         if size < 1:
@@ -116,9 +114,8 @@ def calibration_sweep(
 
 
 def _io_scales(model_bytes: bytes) -> tuple[float, float]:
-    from tinyml_utils.analyze import tflite_model
 
-    obj = tflite_model.load_model_object(model_bytes)
+    obj = load_model_object(model_bytes)
     sub = obj.subgraphs[0]
     scales = []
     for index in (sub.inputs[0], sub.outputs[0]):
@@ -159,7 +156,7 @@ def quantize_aware(model, learning_rate: float = 5e-4):
     """
     import tensorflow_model_optimization as tfmot
 
-    from tinyml_utils.tf import keras
+    from tinyml_utils.core.tf import keras
 
     quantize = tfmot.quantization.keras
     weight_config, noop_config = _qat_configs()
@@ -208,8 +205,7 @@ def convert_qat(qat_model, representative_data: np.ndarray, num_calibration: int
     ("For full integer quantization, a `representative_dataset` must be specified"); it
     only fills in ranges QAT did not record.
     """
-    from tinyml_utils.convert import representative_dataset
-    from tinyml_utils.tf import tf
+    from tinyml_utils.core.tf import tf
 
     converter = tf.lite.TFLiteConverter.from_keras_model(qat_model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -229,7 +225,7 @@ def _weight_layers(model) -> list[tuple[str, object, np.ndarray]]:
     QAT wraps each layer (``quant_conv1``): the wrapped layer's ``kernel`` is then the
     fake-quantized tensor, so the float kernel is read from the wrapper's variables.
     """
-    from tinyml_utils.tf import keras
+    from tinyml_utils.core.tf import keras
 
     found = []
     for layer in model.layers:
@@ -242,13 +238,12 @@ def _weight_layers(model) -> list[tuple[str, object, np.ndarray]]:
 
 def _weight_ops(model_bytes: bytes) -> list[tuple[str, object, object]]:
     """(op name, weight tensor, buffer data) of every Conv/FC op, in execution order."""
-    from tinyml_utils.analyze import tflite_model
 
-    obj = tflite_model.load_model_object(model_bytes)
+    obj = load_model_object(model_bytes)
     sub = obj.subgraphs[0]
     found = []
     for op in sub.operators:
-        name = tflite_model.op_name(obj, op.opcodeIndex)
+        name = op_name(obj, op.opcodeIndex)
         if name in _WEIGHT_OPS:
             tensor = sub.tensors[op.inputs[1]]
             found.append((name, tensor, obj.buffers[tensor.buffer].data))
@@ -257,7 +252,7 @@ def _weight_ops(model_bytes: bytes) -> list[tuple[str, object, object]]:
 
 def _to_tflite_layout(kernel: np.ndarray, layer) -> np.ndarray:
     """Keras kernel -> the layout TFLite stores (output channel first)."""
-    from tinyml_utils.tf import keras
+    from tinyml_utils.core.tf import keras
 
     if isinstance(layer, keras.layers.Dense):
         return kernel.T  # (in, out) -> (out, in)

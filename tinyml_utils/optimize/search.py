@@ -1,7 +1,7 @@
 """Model size search over the CNN template: the space, its validity rules, and the ranking views.
 
 The template ``Input -> (Conv -> MaxPool x Pi) x N -> Flatten -> (Dense -> regulariser) x M
--> softmax`` (:class:`tinyml_utils.models.CNNSpec`) spans a space of (N, M, Pi, widths).
+-> softmax`` (:class:`tinyml_utils.model.cnn.CNNSpec`) spans a space of (N, M, Pi, widths).
 This module holds what the project adds around the search engine (Optuna, in
 :mod:`tinyml_utils.optimize.optuna_search`):
 
@@ -37,9 +37,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
-from tinyml_utils.errors import DataError
-from tinyml_utils.models import CNNSpec
+from tinyml_utils.core.errors import DataError
+from tinyml_utils.core.tf import keras
+from tinyml_utils.model.cnn import CNNSpec
+from tinyml_utils.model.train import weights_bytes
+from tinyml_utils.tflite.compute import total_macs
+from tinyml_utils.tflite.convert import convert
+from tinyml_utils.tflite.interpreters import run_tflite
+from tinyml_utils.tflite.reader import model_info
+from tinyml_utils.tflite.tflm import measure_arena
 
 # --------------------------------------------------------------------------- the space
 
@@ -122,8 +130,6 @@ class Enumeration:
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (point, reason)
 
     def rejected_table(self):
-        import pandas as pd
-
         return pd.DataFrame(self.rejected, columns=["candidate", "rejected because"])
 
 
@@ -220,26 +226,19 @@ def enumerate_candidates(
 def count_macs(model) -> int:
     """Multiply-accumulates of one inference of a Keras model (batch 1).
 
-    Counted on the model's float32 .tflite file by :func:`tinyml_utils.analyze.compute.total_macs`
+    Counted on the model's float32 .tflite file by :func:`tinyml_utils.tflite.compute.total_macs`
     (conv: output positions x kernel size x input channels x filters; fully connected: inputs
     x units), so the search, pruning and the benchmark report one and the same figure.
     """
-    from tinyml_utils.convert import convert
-
     return _macs_of(convert(model, "float32"))
 
 
 def _macs_of(model_bytes: bytes) -> int:
-    from tinyml_utils.analyze.compute import total_macs
-    from tinyml_utils.analyze.tflite_model import model_info
-
     return int(total_macs(model_info(model_bytes)))
 
 
 def tflite_accuracy(model_bytes: bytes, x: np.ndarray, y: np.ndarray) -> float:
     """Accuracy of a .tflite model on (x, y), measured by running the file (ai_edge_litert)."""
-    from tinyml_utils.analyze.interpreters import run_tflite
-
     if len(x) == 0:
         raise DataError("no examples to evaluate on (empty x).")
     pred = run_tflite(model_bytes, x).argmax(axis=-1)
@@ -247,21 +246,15 @@ def tflite_accuracy(model_bytes: bytes, x: np.ndarray, y: np.ndarray) -> float:
 
 
 def _default_arena(model_bytes: bytes) -> int | None:
-    from tinyml_utils.analyze.tflm import measure_arena
-
     return measure_arena(model_bytes).arena_bytes
 
 
 def _weights_bytes(model_bytes: bytes) -> int:
-    from tinyml_utils.train import weights_bytes
-
     return int(weights_bytes(model_bytes))
 
 
 def compile_model(model, learning_rate: float = 1e-3) -> None:
     """Adam + sparse categorical cross-entropy + accuracy: how every candidate is trained."""
-    from tinyml_utils.tf import keras
-
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss="sparse_categorical_crossentropy",

@@ -19,9 +19,9 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from tinyml_utils.models import CNNSpec
-from tinyml_utils.optimize.optuna_search import OBJECTIVES
+from tinyml_utils.model.cnn import CNNSpec
 from tinyml_utils.optimize.search import pareto_mask
+from tinyml_utils.optimize.search_config import OBJECTIVES
 
 TABLE_COLUMNS = [
     "trial",

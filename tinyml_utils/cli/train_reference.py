@@ -1,0 +1,37 @@
+"""``tinyml train-reference``: train the reference model of an app."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from tinyml_utils.apps.reference import train_reference
+from tinyml_utils.apps.registry import references
+
+HELP = "train the reference model of an app"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--app",
+        required=True,
+        choices=sorted(references()),
+        help="reference to train (motionsense_6class: the 6-activity task)",
+    )
+    parser.add_argument("--data-dir", type=Path, help="real data folder (default ../shared/data)")
+    parser.add_argument("--out", type=Path, help="output root (default: the repository's models/)")
+    parser.add_argument("--epochs", type=int, help="maximum epochs (default: the app's)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+
+
+def run(args: argparse.Namespace) -> int:
+    train_reference(
+        args.app,
+        data_dir=args.data_dir,
+        out_root=args.out,
+        epochs=args.epochs,
+        seed=args.seed,
+        verbose=0 if args.quiet else 2,
+    )
+    return 0

@@ -1,0 +1,193 @@
+"""Execute the workbook's notebooks headlessly with papermill.
+
+    tinyml run-notebooks --quick            # every notebook, fast parameters
+    tinyml run-notebooks --only 00 03       # just these numbers
+
+Every notebook has a cell tagged ``parameters`` defining at least QUICK, EPOCHS,
+DATA_SOURCE, DATA_DIR and OUTPUT_DIR. The runner passes QUICK, DATA_SOURCE and OUTPUT_DIR
+(``build/notebooks/<notebook name>/``, where the notebook saves its tables and plots),
+writes the executed copy to ``build/notebooks/<notebook>.ipynb`` and a summary of all
+runs, with whatever each notebook saved in ``results.json``, to ``build/notebooks/SUMMARY.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tinyml_utils.core.errors import TinyMLError
+from tinyml_utils.core.paths import build_dir, notebooks_dir
+from tinyml_utils.notebook.viewer import HEADLESS_ENV
+
+NOTEBOOK_NAME = re.compile(r"^(\d{2})_[a-z0-9_]+\.ipynb$")
+
+
+class NotebookFailed(TinyMLError):
+    """A notebook raised: the message names the notebook, the cell and the error."""
+
+
+@dataclass
+class NotebookRun:
+    notebook: str
+    status: str
+    seconds: float
+    output: str
+    error: str = ""
+    results: dict[str, Any] = field(default_factory=dict)
+
+
+def find_notebooks(only: list[str] | None = None, directory: Path | None = None) -> list[Path]:
+    """The numbered notebooks (``NN_topic.ipynb``), in order; ``only`` filters by NN."""
+    directory = directory or notebooks_dir()
+    found = sorted(p for p in directory.glob("*.ipynb") if NOTEBOOK_NAME.match(p.name))
+    if only:
+        wanted = {n.zfill(2) for n in only}
+        unknown = wanted - {p.name[:2] for p in found}
+        if unknown:
+            raise TinyMLError(
+                f"no notebook numbered {', '.join(sorted(unknown))} in {directory}; "
+                f"have {', '.join(p.name for p in found)}."
+            )
+        found = [p for p in found if p.name[:2] in wanted]
+    return found
+
+
+def output_dir_for(notebook: Path, out_root: Path) -> Path:
+    return out_root / notebook.stem
+
+
+def execute_notebook(
+    notebook: Path,
+    out_root: Path | None = None,
+    quick: bool = True,
+    parameters: dict[str, Any] | None = None,
+    progress: bool = True,
+    timeout: int = 1800,
+) -> NotebookRun:
+    """Run one notebook with papermill; raise NotebookFailed naming the failing cell."""
+    import papermill as pm
+
+    os.environ[HEADLESS_ENV] = "1"  # the kernel inherits it: viewers skip, and say so
+    out_root = out_root or (build_dir() / "notebooks")
+    artifacts = output_dir_for(notebook, out_root)
+    artifacts.mkdir(parents=True, exist_ok=True)
+    executed = out_root / notebook.name
+    params: dict[str, Any] = {"QUICK": quick, "OUTPUT_DIR": str(artifacts)}
+    params.update(parameters or {})
+    start = time.perf_counter()
+    try:
+        pm.execute_notebook(
+            str(notebook),
+            str(executed),
+            parameters=params,
+            kernel_name="python3",
+            progress_bar=progress,
+            cwd=str(notebook.parent),
+            execution_timeout=timeout,
+            log_output=False,
+        )
+    except pm.PapermillExecutionError as exc:
+        cell_number, first_line = _failing_cell(executed)
+        raise NotebookFailed(
+            f"{notebook.name} failed in cell {cell_number} ({first_line!r}): "
+            f"{exc.ename}: {exc.evalue}. The executed copy with the traceback is {executed}."
+        ) from exc
+    seconds = time.perf_counter() - start
+    results_file = artifacts / "results.json"
+    results = json.loads(results_file.read_text()) if results_file.exists() else {}
+    return NotebookRun(notebook.name, "ok", seconds, str(executed), results=results)
+
+
+def _failing_cell(executed: Path) -> tuple[int | str, str]:
+    """(1-based number of the failing cell in the ORIGINAL notebook, its first line)."""
+    import nbformat
+
+    added_by_papermill = {"injected-parameters", "papermill-error-cell-tag"}
+    try:
+        nb = nbformat.read(executed, as_version=4)
+    except (OSError, ValueError):
+        return "?", ""
+    number = 0
+    for cell in nb.cells:
+        if added_by_papermill & set(cell.get("metadata", {}).get("tags", [])):
+            continue
+        number += 1
+        if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+            return number, cell.source.strip().splitlines()[0] if cell.source.strip() else ""
+    return "?", ""
+
+
+def write_summary(runs: list[NotebookRun], out_root: Path) -> Path:
+    """build/notebooks/SUMMARY.md (and summary.json): one row per notebook run."""
+    lines = [
+        "# Notebook run summary",
+        "",
+        "| notebook | status | seconds | data | results |",
+        "|---|---|---:|---|---|",
+    ]
+    for run in runs:
+        data = data_kind(run.results.get("data_source"))
+        results = "; ".join(
+            f"{k}: {v}" for k, v in run.results.items() if k not in ("data_source", "split")
+        )
+        lines.append(
+            f"| {run.notebook} | {run.status} | {run.seconds:.1f} | {data} | "
+            f"{results or run.error} |"
+        )
+    path = out_root / "SUMMARY.md"
+    path.write_text("\n".join(lines) + "\n")
+    (out_root / "summary.json").write_text(json.dumps([vars(r) for r in runs], indent=2))
+    return path
+
+
+def data_kind(source: Any) -> str:
+    """ "real (local:../shared/data/x)", "SYNTHETIC" or "-" for a results.json data_source."""
+    if not source:
+        return "-"
+    if str(source) == "synthetic":
+        return "SYNTHETIC"
+    return f"real ({portable_path(str(source))})"
+
+
+def portable_path(text: str) -> str:
+    """Absolute paths into the shared data or the checkout, written relative to it."""
+    text = re.sub(r"/[^ ;:]*?/shared/data/", "../shared/data/", text)
+    return text.replace(str(build_dir().parent) + "/", "")
+
+
+def run_notebooks(
+    only: list[str] | None = None,
+    quick: bool = True,
+    out_root: Path | None = None,
+    parameters: dict[str, Any] | None = None,
+    keep_going: bool = False,
+) -> list[NotebookRun]:
+    """Execute the notebooks in order; stop at the first failure unless ``keep_going``."""
+    out_root = out_root or (build_dir() / "notebooks")
+    out_root.mkdir(parents=True, exist_ok=True)
+    notebooks = find_notebooks(only)
+    runs: list[NotebookRun] = []
+    failure: NotebookFailed | None = None
+    for i, notebook in enumerate(notebooks, 1):
+        print(f"[{i}/{len(notebooks)}] {notebook.name}", flush=True)
+        try:
+            run = execute_notebook(notebook, out_root, quick, parameters)
+        except NotebookFailed as exc:
+            run = NotebookRun(notebook.name, "FAILED", 0.0, "", error=str(exc))
+            failure = failure or exc
+            print(f"    FAILED: {exc}", flush=True)
+        else:
+            print(f"    ok in {run.seconds:.1f} s -> {run.output}", flush=True)
+        runs.append(run)
+        if failure and not keep_going:
+            break
+    summary = write_summary(runs, out_root)
+    print(f"summary: {summary}")
+    if failure:
+        raise failure
+    return runs
