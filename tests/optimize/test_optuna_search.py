@@ -27,7 +27,7 @@ from tinyml_utils.optimize import optuna_search as engine
 from tinyml_utils.optimize import trials as views
 from tinyml_utils.optimize.search import SPACES, SearchSpace, enumerate_candidates, pareto_mask
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _data(n: int = 90, steps: int = 16, channels: int = 2, classes: int = 3, seed: int = 0):
@@ -228,7 +228,7 @@ def _worker(url: str) -> list[str]:
         "--epochs=1",
         f"--storage={url}",
         "--study=two",
-        "--trials=4",
+        "--trials=10",  # the grid (4 points) ends the study first
         "--no-progress",
     ]
 
@@ -270,9 +270,10 @@ def test_two_workers_share_one_study(backend, tmp_path, request):
     study = optuna.load_study(study_name="two", storage=engine.storage_url(url))
     table = views.trials_table(study)
     # every trial recorded once, none lost: trial numbers without gaps, every trial finished,
-    # every grid point measured exactly once. A worker that asks for a trial when the last
-    # grid points are all running gets one of them again: pruned at once as a duplicate.
-    assert table["trial"].tolist() == list(range(len(table))) and 4 <= len(table) <= 5
+    # every grid point measured exactly once. Two workers that draw the same grid point at
+    # once (or one that asks while the last points are all running) get a duplicate trial,
+    # settled without training: pruned, or the values of the finished twin.
+    assert table["trial"].tolist() == list(range(len(table))) and 4 <= len(table) <= 7
     assert set(table["state"]) <= {"COMPLETE", "PRUNED"}
     grid = enumerate_candidates(SPACES["quick"], (256, 4), 3).specs
     measured = views.completed(table)

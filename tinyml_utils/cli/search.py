@@ -20,6 +20,7 @@ import pandas as pd
 from tinyml_utils.optimize import optuna_search, trials
 from tinyml_utils.optimize.boards import BOARDS
 from tinyml_utils.optimize.search import SPACES
+from tinyml_utils.optimize.search_config import SAMPLERS
 
 HELP = "run one worker of a model size search (Optuna study; resumable, shareable)"
 
@@ -31,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epoch-budget", type=int, help="finish when the study trained N epochs")
     parser.add_argument("--app", help="create the study for this app (omit to join a study)")
     parser.add_argument("--space", choices=sorted(SPACES), default="notebook")
-    parser.add_argument("--sampler", choices=optuna_search.SAMPLERS, default="tpe")
+    parser.add_argument("--sampler", choices=SAMPLERS, default="tpe")
     parser.add_argument("--board", choices=sorted(BOARDS), help="flash/RAM budget as constraints")
     parser.add_argument("--epochs", type=int, default=5, help="epochs per trial")
     parser.add_argument("--no-prune", action="store_true", help="train every trial fully")

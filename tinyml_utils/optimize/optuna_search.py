@@ -316,10 +316,15 @@ def _sizes(blob: bytes, measure_arena: Callable[[bytes], int | None]) -> dict[st
 
 
 def _same_model(study: optuna.Study, trial: optuna.Trial, name: str):
+    """A trial that already measures the same model: a COMPLETE one, or a RUNNING one with a
+    lower number (so of two workers that start the same model at once, exactly one goes on)."""
     for other in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)):
-        if other.number != trial.number and other.user_attrs.get("candidate") == name:
-            if other.user_attrs.get("same_as") is None:
-                return other
+        if other.number == trial.number or other.user_attrs.get("candidate") != name:
+            continue
+        if other.user_attrs.get("same_as") is not None:
+            continue
+        if other.state == TrialState.COMPLETE or other.number < trial.number:
+            return other
     return None
 
 
