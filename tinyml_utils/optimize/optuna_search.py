@@ -139,11 +139,14 @@ def make_sampler(
 ) -> optuna.samplers.BaseSampler:
     """The Optuna sampler of ``config``, seeded with ``config.seed``.
 
-    ``worker_seed`` (e.g. the process id) mixes into the seed so that workers sharing a
-    study do not all propose the same first points; None keeps a single run reproducible.
+    ``worker_seed`` (e.g. the process id) mixes into the seed of TPE and NSGA-II so that
+    workers sharing a study do not all propose the same first points; None keeps a single
+    run reproducible. The grid keeps ``config.seed`` in every worker.
     """
     seed = config.seed
-    if worker_seed is not None:
+    # GridSampler maps trial number -> grid point through a shuffle by its seed: every worker
+    # must shuffle alike, or two workers run the same point and skip another.
+    if worker_seed is not None and config.sampler != "grid":
         seed = int(np.random.SeedSequence([config.seed, int(worker_seed)]).generate_state(1)[0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
