@@ -35,7 +35,7 @@ def write_motionsense_folder(root, ds, subjects):
 def model_dir(tmp_path_factory):
     """A quickly trained MotionSense model with its preprocessing.json, like train-reference."""
     train.configure_threads(1, 1)
-    data = apps.prepare("motionsense", quick=True)
+    data = apps.prepare("motionsense", source="synthetic", quick=True)
     model = build_cnn(apps.default_spec("motionsense", data))
     train.train(model, data, epochs=2, verbose=0)
     from tinyml_utils.tflite.convert import convert

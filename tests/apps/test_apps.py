@@ -24,7 +24,10 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def prepared():
-    return {key: apps.prepare(key[0], quick=True, **dict(key[1])) for key in EXPECTED}
+    return {
+        key: apps.prepare(key[0], source="synthetic", quick=True, **dict(key[1]))
+        for key in EXPECTED
+    }
 
 
 @pytest.mark.parametrize("key", list(EXPECTED), ids=lambda k: "-".join([k[0], *map(str, k[1])]))

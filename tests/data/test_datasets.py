@@ -494,7 +494,7 @@ def test_known_checksums_file_lists_speech_commands():
 # ---------------------------------------------------------------------------------------
 
 
-def test_cli_list_describe_check(capsys):
+def test_cli_list_describe_check(capsys, monkeypatch):
     assert tinyml_main(["data", "list"]) == 0
     out = capsys.readouterr().out
     assert "keyword_spotting/" in out and "stairs" not in out and "dws, ups" in out
@@ -504,5 +504,9 @@ def test_cli_list_describe_check(capsys):
     assert tinyml_main(args) == 0
     out = capsys.readouterr().out
     assert "stairs                24" in out and "12 subjects" in out
+    nowhere = download.Remote("http://127.0.0.1:9/genres.tar.gz", gtzan.ARCHIVE)  # no network
+    monkeypatch.setattr(gtzan, "MIRRORS", (nowhere,))
     assert tinyml_main(["data", "download", "gtzan"]) == 2
-    assert "kaggle datasets download" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "could not download the GTZAN audio from any mirror" in err
+    assert "kaggle datasets download" in err  # the features CSV: Kaggle only

@@ -52,7 +52,7 @@ class Evaluation:
             f"{self.group_name}s"
             + (
                 f"; {self.excluded_examples} examples of {self.group_name}s seen in training "
-                "left out"
+                "or excluded by the split left out"
                 if self.excluded_examples
                 else ""
             )
@@ -140,7 +140,11 @@ def evaluate_model(
     seen = set()
     split = recipe.get("split", {})
     if not include_seen:
-        seen = {str(g) for g in split.get("train_groups", []) + split.get("val_groups", [])}
+        seen = {
+            str(g)
+            for key in ("train_groups", "val_groups", "excluded_groups")
+            for g in split.get(key, [])
+        }
     keep = np.array([str(g) not in seen for g in ds.groups], dtype=bool)
     if not keep.any():
         raise DataError(

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from tinyml_utils.core.errors import DataError
+from tinyml_utils.data import datasets
 
 KB = 1024
 
@@ -99,6 +100,13 @@ class App:
     def model_input(self, x: np.ndarray, params: dict[str, Any]) -> np.ndarray:
         """Normalised features -> the model's input layout (default: unchanged)."""
         return x
+
+    def split(self, ds, cfg: dict[str, Any], seed: int):
+        """(train, val, test) Datasets with no group on two sides (default: groups drawn at
+        random with ``seed``, or ``cfg["test_groups"]``; see ``datasets.split_by_group``)."""
+        return datasets.split_by_group(
+            ds, cfg["test_size"], cfg["val_size"], seed, cfg.get("test_groups")
+        )
 
     def augment(self, train, cfg: dict[str, Any], seed: int, params: dict[str, Any]):
         """The training split, possibly with augmented copies (default: unchanged)."""

@@ -2,6 +2,12 @@
 
 Model input (default): the 57 track features of features_30_sec.csv; with ``kind="audio"``,
 216 frames x 13 MFCCs of 5 s clips.
+
+Split (``split=``): ``"artist"`` (default) is the fault-filtered, artist-disjoint split of
+Kereliuk et al. 2015 (``gtzan.artist_split()``) restricted to the tracks present: no artist
+on two sides, the 70 faulty tracks left out. ``"track"`` draws the same numbers of the same
+tracks at random (seeded): what a random track split reports, for comparison. Synthetic
+data has no artists, so it is split by track either way (and says so).
 """
 
 from __future__ import annotations
@@ -13,6 +19,9 @@ import numpy as np
 from tinyml_utils.apps.base import KB, App, Reference
 from tinyml_utils.core.errors import DataError
 from tinyml_utils.data import features as F
+from tinyml_utils.data.datasets import gtzan
+
+SPLITS = ("artist", "track")
 
 REFERENCES = (
     Reference(
@@ -20,25 +29,33 @@ REFERENCES = (
         app="music_genre",
         task="10 genres from the 57 per-track features (features_30_sec.csv)",
         source="local",
-        options={"kind": "features"},
+        options={"kind": "features", "split": "artist"},
         epochs=200,
         batch_size=32,
         patience=25,
-        targets={"arena_bytes": 64 * KB},
+        targets={"accuracy": 0.70, "arena_bytes": 64 * KB},
         reference_project=(
             "42 KB / 88.45 % (216x13 MFCC CNN on audio clips; not comparable: the audio "
             "is not available here)"
         ),
         data_note=(
             "GTZAN features_30_sec.csv (Kaggle), tracks 00000-00084 of each genre "
-            "(850 rows); tracks 00085-00099 are a blind holdout. Derived features, not "
-            "audio."
+            "(850 rows; tracks 00085-00099 are a blind holdout), split by ARTIST: the "
+            "fault-filtered split of Kereliuk et al. 2015 (coreyker/dnn-mgr), restricted to "
+            "the tracks present; its 66 faulty tracks here are left out. Derived features, "
+            "not audio."
         ),
         notes=(
-            "An MLP (the CNN template with no conv block: 57 -> 64 -> 10). 32 to 128 "
-            "hidden units and 1-2 layers all scored 68-74 % on held-out tracks (2 split seeds): 57 "
-            "per-track averages lose the time structure the reference's 216 x 13 MFCC "
-            "CNN sees, and only 595 tracks train it."
+            "An MLP (the CNN template with no conv block: 57 -> 64 -> 10). On held-out "
+            "ARTISTS it scores far below what a random track split reports for the same "
+            "model (results/music_genre/split_comparison.md, scripts/"
+            "music_split_comparison.py): a random split puts each artist on both sides, so "
+            "it measures artist recognition too. The 70 % target is missed. On the artist "
+            "split's validation tracks nothing tried on these 57 features reached 50 %: 0-2 "
+            "hidden layers of 16-128 units, dropout 0.2-0.6, batch norm, L2, log-variances, "
+            "k-NN. "
+            "57 per-track averages lose the time structure an audio model sees; the "
+            "MFCC CNN on the full audio (`tinyml data download gtzan`) is the way forward."
         ),
     ),
     Reference(
@@ -73,10 +90,13 @@ class MusicGenre(App):
         "kind": "features",  # "features" (features_30_sec.csv) or "audio" (MFCC of clips)
         "clip_seconds": 5.0,  # audio: 30 s tracks are cut into clips of this length
         "features": F.AUDIO_PRESETS["music_genre"],
-        "test_size": 0.2,
+        "split": "artist",  # "artist" (Kereliuk et al. 2015) or "track" (random, for comparison)
+        "max_tracks_per_side": None,  # real audio: read only this many tracks per genre and side
+        "test_size": 0.2,  # synthetic data only (the artist split fixes the real sizes)
         "val_size": 0.1,
     }
-    load_options = ("kind",)
+    quick = {"max_tracks_per_side": 2}  # real audio: 60 tracks (360 clips), artist-disjoint
+    load_options = ("kind", "max_tracks_per_side")
     default_shape = ((57, 1), 10)
     sensor = "serial"
     references = REFERENCES
@@ -84,7 +104,65 @@ class MusicGenre(App):
     def check_options(self, cfg: dict[str, Any]) -> dict[str, Any]:
         if cfg["kind"] not in ("features", "audio"):
             raise DataError(f"music_genre kind must be 'features' or 'audio', got {cfg['kind']!r}.")
+        if cfg["split"] not in SPLITS:
+            raise DataError(f"music_genre split must be one of {SPLITS}, got {cfg['split']!r}.")
         return cfg
+
+    def load_kwargs(self, cfg: dict[str, Any], source: str) -> dict[str, Any]:
+        """Real audio with ``max_tracks_per_side``: read only the first tracks of each genre
+        on each side of the artist split (a quick run never decodes all 1,000 WAVs)."""
+        kwargs = super().load_kwargs(cfg, source)
+        n = kwargs.pop("max_tracks_per_side", None)
+        if cfg["kind"] == "audio" and source != "synthetic" and n:
+            kwargs["tracks"] = [
+                t
+                for side in gtzan.artist_split().values()
+                for g in gtzan.GENRES
+                for t in [t for t in side if t.startswith(g + ".")][: int(n)]
+            ]
+        return kwargs
+
+    def split(self, ds, cfg: dict[str, Any], seed: int):
+        """The artist-disjoint split of the tracks present, or a random one of the same sizes."""
+        if ds.source == "synthetic" or cfg.get("test_groups") is not None:
+            parts = super().split(ds, cfg, seed)
+            if ds.source == "synthetic" and cfg["split"] == "artist":
+                for part in parts:
+                    part.meta["split"] += " (synthetic data has no artists: split by track)"
+            return parts
+        tracks = np.array([gtzan.track_of(str(g)) for g in ds.groups])
+        sides = gtzan.split_side(tracks)
+        counts = {side: len(np.unique(tracks[sides == side])) for side in gtzan.SPLIT_SIDES}
+        if not gtzan.covers_split(tracks):
+            raise DataError(
+                f"the {len(np.unique(tracks))} GTZAN tracks here leave a genre without tracks "
+                f"on some side of the artist split (tracks per side: {counts}). Fix: use the "
+                "full dataset (`tinyml data download gtzan` for the audio), or split='track'."
+            )
+        kept = np.unique(tracks[sides != ""])
+        left_out = len(np.unique(tracks)) - len(kept)
+        if cfg["split"] == "artist":
+            side_of_track = dict(zip(tracks, sides, strict=True))
+            how = "by artist (fault-filtered split of Kereliuk et al. 2015)"
+        else:
+            order = np.random.default_rng(seed).permutation(kept)
+            n_test, n_val = counts["test"], counts["valid"]
+            side_of_track = {t: "test" for t in order[:n_test]}
+            side_of_track.update({t: "valid" for t in order[n_test : n_test + n_val]})
+            side_of_track.update({t: "train" for t in order[n_test + n_val :]})
+            how = f"by track at random (seed {seed}; same tracks and sizes as the artist split)"
+        example_side = np.array([side_of_track.get(t, "") for t in tracks])
+        text = (
+            f"{how}: train {counts['train']}, val {counts['valid']}, test {counts['test']} "
+            f"tracks; {left_out} faulty tracks (repeated, distorted, mislabelled) left out"
+        )
+        parts = []
+        for side in gtzan.SPLIT_SIDES:
+            part = ds.subset(example_side == side)
+            part.meta["split"] = text
+            part.meta["excluded_groups"] = sorted(set(tracks[example_side == ""]))
+            parts.append(part)
+        return tuple(parts)
 
     def feature_params(self, ds, cfg: dict[str, Any]) -> dict[str, Any]:
         params: dict[str, Any] = {"kind": cfg["kind"]}

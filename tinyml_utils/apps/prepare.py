@@ -14,6 +14,7 @@ import numpy as np
 
 from tinyml_utils.apps.registry import get_app as _app
 from tinyml_utils.core.errors import DataError, DatasetNotFoundError, TinyMLError
+from tinyml_utils.core.paths import portable_source
 from tinyml_utils.data import datasets
 from tinyml_utils.data import features as F
 from tinyml_utils.model.cnn import CNNSpec
@@ -84,7 +85,7 @@ class PreparedData:
     def banner(self) -> str:
         """One line on where the data came from; loud when it is the synthetic stand-in."""
         if self.real:
-            return f"REAL data: {self.source}"
+            return f"REAL data: {portable_source(self.source)}"
         why = (
             f" (source='auto' found no real data: {self.fallback_reason})"
             if self.fallback_reason
@@ -230,9 +231,7 @@ def prepare(
     ds = load_dataset(
         app, source, data_dir, seed, **{k: v for k, v in cfg.items() if k in a.load_options}
     )
-    train, val, test = datasets.split_by_group(
-        ds, cfg["test_size"], cfg["val_size"], seed, cfg.get("test_groups")
-    )
+    train, val, test = a.split(ds, cfg, seed)
     params = feature_params(app, ds, cfg)
     train = a.augment(train, cfg, seed, params)
     parts = {}
@@ -256,6 +255,8 @@ def prepare(
         "val_groups": _group_list(parts["val"][2]),
         "test_groups": _group_list(parts["test"][2]),
     }
+    if train.meta.get("excluded_groups"):  # groups the split leaves out (e.g. faulty tracks)
+        params["split"]["excluded_groups"] = list(train.meta["excluded_groups"])
     params["source"] = ds.source
     params["quick"] = bool(quick)
 

@@ -15,10 +15,23 @@ Two kinds of examples:
   sample rate is an error (no silent resampling).
 
 Groups are the track (``"blues.00000"``): never one track on both sides of a split.
+
+**The artist-disjoint split.** GTZAN's tracks are ordered by artist within a genre (blues
+00000-00011 are one artist, and so on), so a random split by track puts the same artist on
+both sides and measures how well a model recognises *artists*. :func:`artist_split` gives
+the fault-filtered, artist-disjoint split of Kereliuk, Sturm and Larsen (2015): train 443,
+valid 197, test 290 tracks; the other 70 are repeated, distorted or mislabelled (Sturm
+2013) and left out. The lists ship in ``gtzan_artist_split.json`` with their source.
+
+**The audio without a Kaggle account.** :func:`download` fetches the original archive
+``genres.tar.gz`` (1.2 GB: ``genres/<genre>/<genre>.000NN.wav``) from a public mirror and
+checks its SHA-256. The Kaggle ``features_30_sec.csv`` is not in it (Kaggle only).
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import re
 import warnings
@@ -32,9 +45,11 @@ from tinyml_utils.data.datasets.base import (
     Dataset,
     Location,
     check_source,
+    download_cache_folder,
     local_source,
     resolve_path,
 )
+from tinyml_utils.data.datasets.download import COMPLETE_MARKER, Remote, download_dataset
 
 NAME = "gtzan"
 SAMPLE_RATE = 22050
@@ -57,6 +72,21 @@ NON_FEATURE_COLUMNS = ("filename", "length", "label")
 KAGGLE_DATASET = "andradaolteanu/gtzan-dataset-music-genre-classification"
 _TRACK_RE = re.compile(r"^([a-z]+)\.(\d{5})")
 
+#: The original archive (genres/<genre>/<genre>.000NN.wav, 22,050 Hz mono 16-bit WAV), tried
+#: in this order. The SHA-256 is the one torchaudio (datasets/gtzan.py) pins for the original
+#: host's file; the mirror is the marsyas organisation's copy on the Hugging Face hub
+#: (public, no account). Neither could be fetched from the machine this was written on.
+ARCHIVE = "genres.tar.gz"
+ARCHIVE_SHA256 = "24347e0223d2ba798e0a558c4c172d9d4a19c00bb7963fe055d183dadb4ef2c6"
+MIRRORS = (
+    Remote(
+        "https://huggingface.co/datasets/marsyas/gtzan/resolve/main/data/genres.tar.gz", ARCHIVE
+    ),
+    Remote("http://opihi.cs.uvic.ca/sound/genres.tar.gz", ARCHIVE),
+)
+SPLIT_FILE = Path(__file__).with_name("gtzan_artist_split.json")
+SPLIT_SIDES = ("train", "valid", "test")
+
 LOCATION = Location(
     name=NAME,
     folder="music_genre",
@@ -66,9 +96,11 @@ LOCATION = Location(
         "zip's Data/ folder works as is"
     ),
     get_it=(
-        f"GTZAN is on Kaggle and needs a free account: `pip install kaggle`, put your API token "
-        f"in ~/.kaggle/kaggle.json, then `kaggle datasets download -d {KAGGLE_DATASET} "
-        f"-p <folder> --unzip` and pass data_dir=<folder>"
+        "the audio (1.2 GB, no account): `tinyml data download gtzan` or "
+        "datasets.load('gtzan', source='download', kind='audio'); the features CSV is on "
+        "Kaggle only and needs a free account: `pip install kaggle`, put your API token in "
+        f"~/.kaggle/kaggle.json, then `kaggle datasets download -d {KAGGLE_DATASET} "
+        "-p <folder> --unzip` and pass data_dir=<folder>"
     ),
 )
 
@@ -77,8 +109,9 @@ GTZAN (G. Tzanetakis and P. Cook, "Musical genre classification of audio signals
 Trans. Speech and Audio Processing, 2002): 1,000 thirty-second clips, 100 per genre, 10 genres
 (blues, classical, country, disco, hiphop, jazz, metal, pop, reggae, rock), 22,050 Hz mono.
 Kaggle's "GTZAN Dataset - Music Genre Classification" (Andrada Olteanu) adds per-track
-librosa features (features_30_sec.csv). Split by track; GTZAN repeats some artists, so a
-track split is not artist-disjoint.
+librosa features (features_30_sec.csv). Tracks are ordered by artist within a genre: use
+the artist-disjoint split (artist_split(): Kereliuk, Sturm and Larsen, "Deep learning and
+music adversaries", IEEE Trans. Multimedia 2015), not a random split by track.
 License: none stated; the clips were gathered without copyright permission. Research and
 education use only; do not redistribute.
 Get it: {LOCATION.get_it}; layout: {LOCATION.layout}."""
@@ -93,6 +126,48 @@ def track_of(file_name: str) -> str:
     """ "blues.00000.wav" or "blues.00000.3.wav" -> "blues.00000" (the split group)."""
     m = _TRACK_RE.match(Path(file_name).name)
     return m.group(0) if m else Path(file_name).name
+
+
+# ---------------------------------------------------------------------------------------
+# The artist-disjoint, fault-filtered split (Kereliuk et al. 2015)
+# ---------------------------------------------------------------------------------------
+
+
+def track_name(number: int) -> str:
+    """An upstream split-file number (1-based, into the 1,000 files sorted by name) -> track.
+
+    1 -> "blues.00000", 100 -> "blues.00099", 1000 -> "rock.00099".
+    """
+    if not 1 <= int(number) <= 100 * len(GENRES):
+        raise DataError(f"split number {number} is outside 1..{100 * len(GENRES)}.")
+    n = int(number) - 1
+    return f"{GENRES[n // 100]}.{n % 100:05d}"
+
+
+@functools.cache
+def artist_split() -> dict[str, tuple[str, ...]]:
+    """{"train": tracks, "valid": tracks, "test": tracks} of the fault-filtered split.
+
+    No artist is on two sides; 70 faulty tracks are on none. Source and citation:
+    ``SPLIT_FILE`` ("_about", "citation", "source").
+    """
+    table = json.loads(SPLIT_FILE.read_text(encoding="utf-8"))
+    return {side: tuple(track_name(n) for n in table[side]) for side in SPLIT_SIDES}
+
+
+def split_side(tracks) -> np.ndarray:
+    """The side ("train", "valid", "test" or "" for a left-out track) of each track name."""
+    side_of = {t: side for side, names in artist_split().items() for t in names}
+    return np.array([side_of.get(track_of(str(t)), "") for t in np.asarray(tracks)])
+
+
+def covers_split(tracks) -> bool:
+    """True when every genre has tracks on all three sides of the artist split (enough real
+    audio to train and test on held-out artists; the 10-track sample is not)."""
+    tracks = np.asarray(tracks)
+    sides = split_side(tracks)
+    genres = np.array([track_of(str(t)).split(".")[0] for t in tracks])
+    return all(((genres == g) & (sides == side)).any() for g in GENRES for side in SPLIT_SIDES)
 
 
 # ---------------------------------------------------------------------------------------
@@ -178,8 +253,9 @@ def read_features(path: Path) -> Dataset:
     )
 
 
-def read_audio(folder: Path, duration: float = 30.0, progress: bool = True) -> Dataset:
-    """Every <genre>/<genre>.NNNNN.wav under ``folder``, padded/trimmed to ``duration`` s."""
+def read_audio(folder: Path, duration: float = 30.0, progress: bool = True, tracks=None) -> Dataset:
+    """Every <genre>/<genre>.NNNNN.wav under ``folder`` (only ``tracks``, names such as
+    "blues.00000", if given), padded/trimmed to ``duration`` s."""
     import soundfile as sf
     from tqdm.auto import tqdm
 
@@ -191,6 +267,9 @@ def read_audio(folder: Path, duration: float = 30.0, progress: bool = True) -> D
         for f in sorted((folder / genre).iterdir())
         if f.suffix.lower() in (".wav", ".au")
     ]
+    if tracks is not None:
+        wanted = {track_of(str(t)) for t in tracks}
+        files = [(genre, f) for genre, f in files if track_of(f.name) in wanted]
     if not files:
         raise DataError(
             f"{folder}: no <genre>/*.wav files (genres: {GENRES}). Fix: arrange the files as "
@@ -248,8 +327,10 @@ def read_path(
     features_file: str = FEATURES_FILE,
     duration: float = 30.0,
     progress: bool = True,
+    tracks=None,
 ) -> Dataset:
-    """Read features (a CSV file or a folder holding it) or audio from ``path``."""
+    """Read features (a CSV file or a folder holding it) or audio (only ``tracks``, if
+    given) from ``path``."""
     path = Path(path)
     if kind == "features":
         found = find_features_file(path, features_file)
@@ -265,7 +346,7 @@ def read_path(
             f"no genres_original/<genre>/ folders of WAVs in {path}. Fix: arrange the files as "
             f"{LOCATION.layout}. {LOCATION.get_it}."
         )
-    return read_audio(folder, duration=duration, progress=progress)
+    return read_audio(folder, duration=duration, progress=progress, tracks=tracks)
 
 
 # ---------------------------------------------------------------------------------------
@@ -357,12 +438,38 @@ def synthetic(
 # ---------------------------------------------------------------------------------------
 
 
-def download(dest: str | os.PathLike | None = None, **_options) -> Path:
-    """GTZAN cannot be fetched without Kaggle credentials: this explains how to get it."""
-    raise DatasetNotFoundError(
-        f"GTZAN cannot be downloaded automatically. {LOCATION.get_it}. The zip holds "
-        f"Data/{FEATURES_FILE} and Data/genres_original/<genre>/*.wav."
+def download(dest: str | os.PathLike | None = None, progress: bool = True, **_options) -> Path:
+    """The audio archive from the first mirror that answers, SHA-256 checked and extracted
+    into ``dest`` (default ``<cache_dir>/music_genre``): ``dest/genres/<genre>/*.wav``.
+
+    A mirror that cannot be reached or serves another file (checksum mismatch) is skipped;
+    when all fail, the error lists why. The features CSV is not in the archive (Kaggle only).
+    """
+    folder = Path(dest) if dest is not None else download_cache_folder(LOCATION)
+    failures: list[tuple[str, Exception]] = []
+    for remote in MIRRORS:
+        try:
+            download_dataset(
+                (remote,), folder, sha256={remote.url: ARCHIVE_SHA256}, progress=progress
+            )
+        except (DatasetNotFoundError, DataError) as exc:
+            failures.append((remote.url, exc))
+            continue
+        return folder
+    why = "; ".join(f"{url}: {str(exc).splitlines()[0]}" for url, exc in failures)
+    message = (
+        f"could not download the GTZAN audio from any mirror ({why}). Fix: check your "
+        f"connection, or get the files another way: {LOCATION.get_it}."
     )
+    if any(isinstance(exc, DataError) for _, exc in failures):
+        raise DataError(message)  # a mirror served another file: say so, do not fall back
+    raise DatasetNotFoundError(message)
+
+
+def _downloaded_url(folder: Path) -> str:
+    marker = folder / COMPLETE_MARKER
+    lines = marker.read_text(encoding="utf-8").split() if marker.exists() else []
+    return lines[0] if lines else MIRRORS[0].url
 
 
 def load(
@@ -373,18 +480,29 @@ def load(
     duration: float = 30.0,
     seed: int = 0,
     progress: bool = True,
+    tracks=None,
     **synthetic_options,
 ) -> Dataset:
     """GTZAN features or audio (see the module docstring). ``data_dir`` may be the folder or,
-    for features, the CSV file itself. ``seed`` and ``synthetic_options`` (tracks_per_genre)
-    only affect ``source="synthetic"``."""
+    for features, the CSV file itself. ``tracks`` (names such as "blues.00000") reads only
+    those audio files (quick runs, a subset). ``seed`` and ``synthetic_options``
+    (tracks_per_genre) only affect ``source="synthetic"``."""
     check_source(source)
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if source == "synthetic":
         return synthetic(seed=seed, kind=kind, duration=duration, **synthetic_options)
     if source == "download":
-        download()
+        if kind == "features":
+            raise DatasetNotFoundError(
+                f"the public GTZAN archive holds the audio only; {FEATURES_FILE} is Kaggle's. "
+                "Fix: load kind='audio' (downloads 1.2 GB, no account), or get the CSV: "
+                f"{LOCATION.get_it}."
+            )
+        folder = download(progress=progress)
+        ds = read_path(folder, kind="audio", duration=duration, progress=progress, tracks=tracks)
+        ds.source = f"download:{_downloaded_url(folder)}"
+        return ds
 
     def looks_right(p: Path) -> bool:
         if kind == "features":
@@ -393,5 +511,10 @@ def load(
 
     path = resolve_path(LOCATION, source, data_dir, looks_right)
     return read_path(
-        path, kind=kind, features_file=features_file, duration=duration, progress=progress
+        path,
+        kind=kind,
+        features_file=features_file,
+        duration=duration,
+        progress=progress,
+        tracks=tracks if kind == "audio" else None,
     )
