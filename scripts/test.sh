@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The tests: create .venv if missing, install the firmware toolchains (Debian packages,
-# when run as root or with sudo), then run pytest on 2 workers. Extra arguments go to pytest.
+# The tests: create .venv if missing, install the firmware toolchains and PostgreSQL (Debian
+# packages, when run as root or with sudo), then run pytest on 2 workers. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
@@ -10,6 +10,13 @@ if ! bash scripts/install_firmware_tools.sh; then
   case "${CI:-}" in
     1 | true | yes) exit 1 ;;
     *) echo "test.sh: firmware toolchains not installed: firmware tests will be skipped" >&2 ;;
+  esac
+fi
+# Servers the tests start themselves (PostgreSQL for the shared search study). Same rule.
+if ! bash scripts/install_test_services.sh; then
+  case "${CI:-}" in
+    1 | true | yes) exit 1 ;;
+    *) echo "test.sh: test services not installed: the PostgreSQL test will be skipped" >&2 ;;
   esac
 fi
 set +e

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -19,21 +18,9 @@ from tinyml_utils.optimize.search import (
     count_macs,
     enumerate_candidates,
     pareto_mask,
-    run_search,
+    spec_from_point,
     spec_params,
 )
-
-
-def _data(n: int = 120, steps: int = 16, channels: int = 2, classes: int = 3, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, classes, n)
-    t = np.arange(steps)
-    x = np.stack([np.sin(2 * np.pi * (c + 1) * t / steps)[:, None] * np.ones(channels) for c in y])
-    x = (x + 0.2 * rng.standard_normal(x.shape)).astype(np.float32)
-    a, b = int(0.6 * n), int(0.8 * n)
-    return SimpleNamespace(
-        x_train=x[:a], y_train=y[:a], x_val=x[a:b], y_val=y[a:b], x_test=x[b:], y_test=y[b:]
-    )
 
 
 def test_enumeration_counts_and_rejections():
@@ -163,25 +150,12 @@ def test_fit_summary_names_the_best_fitting_candidate_per_board():
     assert rows.loc["uno", "example rejection"].startswith("arena")
 
 
-def test_run_search_grid_measures_every_candidate():
-    data = _data()
-    specs = [CNNSpec((16, 2), 3, (), 1, (8,)), CNNSpec((16, 2), 3, (4,), 1, ())]
-    table = run_search(specs, data, epochs=1, progress=False)
-    assert table["candidate"].tolist() == [s.name() for s in specs]
-    assert table["params"].tolist() == [spec_params(s) for s in specs]
-    assert (table["arena_bytes"] > 0).all() and (
-        table["tflite_bytes"] > table["weights_bytes"]
-    ).all()
-    assert table["val_accuracy"].between(0, 1).all() and (table["epochs"] == 1).all()
-    assert (table["weights_bytes"] < table["params"] * 4).all()  # int8 weights (+ int32 biases)
-
-
-def test_run_search_halving_trains_survivors_longer():
-    data = _data()
-    specs = [CNNSpec((16, 2), 3, (), 1, (u,)) for u in (2, 4, 8, 16)]
-    table = run_search(
-        specs, data, epochs=4, strategy="halving", measure_arena=lambda b: 1, progress=False
-    )
-    assert sorted(table["epochs"].tolist()) == [1, 1, 2, 4]
-    with pytest.raises(DataError):
-        run_search(specs, data, strategy="random")
+def test_spec_from_point_is_canonical_and_says_why():
+    space = SearchSpace(kernel_size=3, max_params=2_000)
+    a, _ = spec_from_point(space, (16, 2), 3, 0, 1, 1, 4, 8)
+    b, _ = spec_from_point(space, (16, 2), 3, 0, 1, 3, 16, 8)
+    assert a == b and a.conv_filters == () and a.pools == 0
+    none, why = spec_from_point(space, (16, 2), 3, 2, 0, 3, 4, 8)
+    assert none is None and "drops below 1" in why
+    none, why = spec_from_point(space, (16, 2), 3, 1, 1, 1, 64, 32)
+    assert none is None and why.endswith("> max_params 2,000")

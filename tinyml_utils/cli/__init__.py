@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "benchmark": "benchmark",
     "diagnose": "diagnose",
     "export": "export",
+    "search": "search",
 }
 
 

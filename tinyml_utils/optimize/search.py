@@ -1,20 +1,18 @@
-"""Model size search over the CNN template: which (N, M, Pi, widths) is small AND accurate?
+"""Model size search over the CNN template: the space, its validity rules, and the ranking views.
 
-The reference methodology: take the template ``Input -> (Conv -> MaxPool x Pi) x N ->
-Flatten -> (Dense -> regulariser) x M -> softmax`` (:class:`tinyml_utils.model.cnn.CNNSpec`),
-train every point of a small grid, and rank them with a loss that is a weighted average of
-(1 - accuracy) and the weights size. Beyond the reference, the loss can also weigh the
-measured TFLM arena (RAM) and a latency term.
+The template ``Input -> (Conv -> MaxPool x Pi) x N -> Flatten -> (Dense -> regulariser) x M
+-> softmax`` (:class:`tinyml_utils.model.cnn.CNNSpec`) spans a space of (N, M, Pi, widths).
+This module holds what the project adds around the search engine (Optuna, in
+:mod:`tinyml_utils.optimize.optuna_search`):
 
-Steps::
-
-    space = SearchSpace(n_conv=(1, 2), n_dense=(0, 1), pools=(1, 2), base_filters=(4, 8))
-    found = enumerate_candidates(space, input_shape=(128, 12), num_classes=6)
-    found.specs                   # the valid CNNSpecs
-    found.rejected_table()        # invalid points and why (pooling to < 1 step, duplicates)
-    table = run_search(found.specs, data, epochs=3)            # trains, converts, measures
-    ranked = add_loss(table, w_accuracy=0.7, w_size=0.3)       # weighted-average loss
-    fig = plot_pareto(ranked)                                  # accuracy vs KB, front marked
+* :class:`SearchSpace` and :func:`spec_from_point`: a point of the space becomes a
+  :class:`CNNSpec`, or is rejected **with the reason** (pooling below one step, too many
+  parameters); :func:`enumerate_candidates` lists the whole grid that way, duplicates
+  named ("same model as ...");
+* the measurements: :func:`count_macs`, :func:`tflite_accuracy` (the int8 file, run);
+* the ranking views over a table of measured candidates (one row per trial):
+  :func:`add_loss` (the reference weighted loss), :func:`pareto_mask` / :func:`add_pareto`,
+  :func:`plot_pareto`, :func:`loss_widget`.
 
 **The loss.** Every term is made dimensionless before averaging:
 
@@ -27,28 +25,23 @@ Steps::
   a shared PC it is exact and repeatable; it is a *proxy* for latency, not a measurement.
 
 ``loss = (wa * acc_term + ws * size_term + wr * arena_term + wl * latency_term) / (wa + ws +
-wr + wl)``, so the weights only need to be relative. Lower is better.
-
-**The strategy.** ``strategy="grid"`` trains every candidate for the same number of epochs,
-so their accuracies are comparable and the Pareto plot is fair; that is what the notebook
-uses, over a deliberately small space. ``strategy="halving"`` (successive halving) trains
-everyone briefly, keeps the best ``1/eta`` by validation accuracy, trains those longer, and
-so on: it affords a bigger space for the same compute, at the price of under-training the
-candidates it drops early (their accuracy in the table is from fewer epochs; the
-``epochs`` column says how many).
+wr + wl)``, so the weights only need to be relative. Lower is better. The loss is a *view*
+over the study's trials: the search itself is multi-objective (no weights to choose
+before searching), and the loss picks one point of its front afterwards.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from tinyml_utils.core.errors import DataError
-from tinyml_utils.model.cnn import CNNSpec, build_cnn
+from tinyml_utils.core.tf import keras
+from tinyml_utils.model.cnn import CNNSpec
 from tinyml_utils.model.train import weights_bytes
 from tinyml_utils.tflite.compute import total_macs
 from tinyml_utils.tflite.convert import convert
@@ -98,6 +91,37 @@ class SearchSpace:
         )
 
 
+#: named spaces: ``quick`` for CI and first runs, ``notebook`` the grid notebook 05 teaches,
+#: ``wide`` a space too big for a grid (the multi-objective samplers' job).
+SPACES = {
+    "quick": SearchSpace(
+        n_conv=(1, 2),
+        n_dense=(0, 1),
+        pools=(2,),
+        base_filters=(4,),
+        dense_units=(8,),
+        kernel_size=5,
+    ),
+    "notebook": SearchSpace(
+        n_conv=(1, 2, 3),
+        n_dense=(0, 1),
+        pools=(1, 2),
+        base_filters=(4, 8, 16),
+        dense_units=(16,),
+        kernel_size=5,
+    ),
+    "wide": SearchSpace(
+        n_conv=(0, 1, 2, 3, 4),
+        n_dense=(0, 1, 2),
+        pools=(1, 2, 3),
+        base_filters=(2, 4, 8, 16, 32),
+        dense_units=(8, 16, 32, 64),
+        kernel_size=5,
+        max_params=100_000,
+    ),
+}
+
+
 @dataclass
 class Enumeration:
     """Output of :func:`enumerate_candidates`: valid specs and rejected points with reasons."""
@@ -106,13 +130,49 @@ class Enumeration:
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (point, reason)
 
     def rejected_table(self):
-        import pandas as pd
-
         return pd.DataFrame(self.rejected, columns=["candidate", "rejected because"])
 
 
 def _point_label(n: int, m: int, p: int, f: int, u: int) -> str:
     return f"N={n} M={m} Pi={p} filters={f} units={u}"
+
+
+def spec_from_point(
+    space: SearchSpace,
+    input_shape: Sequence[int],
+    num_classes: int,
+    n: int,
+    m: int,
+    p: int,
+    f: int,
+    u: int,
+) -> tuple[CNNSpec | None, str]:
+    """The :class:`CNNSpec` of one point of ``space``, or None and the reason it is invalid.
+
+    The spec is canonical: with N = 0 the pool and filter choices are dropped, with M = 0
+    the units choice, so two points that build the same model give equal specs.
+    """
+    if n < 0 or m < 0 or p < 0 or f < 1 or u < 1:
+        return None, "negative or zero size"
+    spec = CNNSpec(
+        input_shape=tuple(input_shape),
+        num_classes=num_classes,
+        conv_filters=tuple(f * space.filter_growth**i for i in range(n)),
+        pools=p if n else 0,  # without conv blocks Pi means nothing: one canonical value
+        dense_units=tuple(max(1, u // 2**i) for i in range(m)),
+        kernel_size=space.kernel_size,
+        pool_size=space.pool_size,
+        regulariser=space.regulariser,
+        dropout_rate=space.dropout_rate,
+    )
+    try:
+        spec.output_steps()
+    except DataError as exc:
+        return None, str(exc)
+    params = spec_params(spec)
+    if space.max_params is not None and params > space.max_params:
+        return None, f"{params:,} parameters > max_params {space.max_params:,}"
+    return spec, ""
 
 
 def spec_params(spec: CNNSpec) -> int:
@@ -148,33 +208,12 @@ def enumerate_candidates(
         space.n_conv, space.n_dense, space.pools, space.base_filters, space.dense_units
     ):
         label = _point_label(n, m, p, f, u)
-        if n < 0 or m < 0 or p < 0 or f < 1 or u < 1:
-            result.rejected.append((label, "negative or zero size"))
-            continue
-        spec = CNNSpec(
-            input_shape=tuple(input_shape),
-            num_classes=num_classes,
-            conv_filters=tuple(f * space.filter_growth**i for i in range(n)),
-            pools=p if n else 0,  # without conv blocks Pi means nothing: one canonical value
-            dense_units=tuple(max(1, u // 2**i) for i in range(m)),
-            kernel_size=space.kernel_size,
-            pool_size=space.pool_size,
-            regulariser=space.regulariser,
-            dropout_rate=space.dropout_rate,
-        )
-        try:
-            spec.output_steps()
-        except DataError as exc:
-            result.rejected.append((label, str(exc)))
+        spec, reason = spec_from_point(space, input_shape, num_classes, n, m, p, f, u)
+        if spec is None:
+            result.rejected.append((label, reason))
             continue
         if spec in seen:
             result.rejected.append((label, f"same model as {seen[spec]}"))
-            continue
-        params = spec_params(spec)
-        if space.max_params is not None and params > space.max_params:
-            result.rejected.append(
-                (label, f"{params:,} parameters > max_params {space.max_params:,}")
-            )
             continue
         seen[spec] = label
         result.specs.append(spec)
@@ -191,18 +230,15 @@ def count_macs(model) -> int:
     (conv: output positions x kernel size x input channels x filters; fully connected: inputs
     x units), so the search, pruning and the benchmark report one and the same figure.
     """
-
     return _macs_of(convert(model, "float32"))
 
 
 def _macs_of(model_bytes: bytes) -> int:
-
     return int(total_macs(model_info(model_bytes)))
 
 
 def tflite_accuracy(model_bytes: bytes, x: np.ndarray, y: np.ndarray) -> float:
     """Accuracy of a .tflite model on (x, y), measured by running the file (ai_edge_litert)."""
-
     if len(x) == 0:
         raise DataError("no examples to evaluate on (empty x).")
     pred = run_tflite(model_bytes, x).argmax(axis=-1)
@@ -210,157 +246,20 @@ def tflite_accuracy(model_bytes: bytes, x: np.ndarray, y: np.ndarray) -> float:
 
 
 def _default_arena(model_bytes: bytes) -> int | None:
-
     return measure_arena(model_bytes).arena_bytes
 
 
 def _weights_bytes(model_bytes: bytes) -> int:
-
     return int(weights_bytes(model_bytes))
 
 
 def compile_model(model, learning_rate: float = 1e-3) -> None:
     """Adam + sparse categorical cross-entropy + accuracy: how every candidate is trained."""
-    from tinyml_utils.core.tf import keras
-
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-
-
-@dataclass
-class _Trial:
-    spec: CNNSpec
-    model: Any
-    epochs: int = 0
-    keras_val_accuracy: float = float("nan")
-
-
-def _fit(trial: _Trial, data, epochs: int, batch_size: int, seed: int) -> None:
-    from tinyml_utils.core.tf import keras
-
-    keras.utils.set_random_seed(seed + trial.epochs)
-    trial.model.fit(
-        data.x_train,
-        data.y_train,
-        epochs=epochs,
-        batch_size=batch_size,
-        verbose=0,
-        shuffle=True,
-    )
-    trial.epochs += epochs
-    _, acc = trial.model.evaluate(data.x_val, data.y_val, verbose=0, batch_size=256)
-    trial.keras_val_accuracy = float(acc)
-
-
-def _measure(
-    trial: _Trial,
-    data,
-    measure_arena: Callable[[bytes], int | None],
-    num_calibration: int,
-) -> dict[str, Any]:
-
-    blob = convert(trial.model, "int8", data.x_train, num_calibration=num_calibration)
-    spec = trial.spec
-    return {
-        "candidate": spec.name(),
-        "N": spec.n_conv,
-        "M": spec.n_dense,
-        "Pi": spec.pools_per_block()[0] if spec.n_conv else 0,
-        "conv_filters": "-".join(map(str, spec.conv_filters)) or "-",
-        "dense_units": "-".join(map(str, spec.dense_units)) or "-",
-        "params": int(trial.model.count_params()),
-        "weights_bytes": _weights_bytes(blob),
-        "tflite_bytes": len(blob),
-        "arena_bytes": measure_arena(blob),
-        "macs": _macs_of(blob),
-        "epochs": trial.epochs,
-        "keras_val_accuracy": round(trial.keras_val_accuracy, 4),
-        "val_accuracy": round(tflite_accuracy(blob, data.x_val, data.y_val), 4),
-        "spec_json": spec.to_json().replace("\n", "").replace("  ", ""),
-    }
-
-
-def run_search(
-    specs: Sequence[CNNSpec],
-    data,
-    epochs: int = 3,
-    strategy: str = "grid",
-    eta: int = 2,
-    min_epochs: int = 1,
-    batch_size: int = 64,
-    num_calibration: int = 200,
-    measure_arena: Callable[[bytes], int | None] | None = None,
-    seed: int = 0,
-    progress: bool = True,
-    keep_models: dict[str, Any] | None = None,
-):
-    """Train, convert to int8 and measure every candidate; one table row per candidate.
-
-    Args:
-        specs: candidates (from :func:`enumerate_candidates`).
-        data: anything with ``x_train, y_train, x_val, y_val`` (``apps.PreparedData``).
-        epochs: epochs per candidate (grid) or for the survivors of the last rung (halving).
-        strategy: ``"grid"`` (all candidates, same epochs) or ``"halving"``.
-        eta: halving keeps the best ``1/eta`` of each rung.
-        min_epochs: halving's first-rung epochs.
-        measure_arena: bytes -> arena bytes (default: TFLM ``measure_arena``; None if it
-            cannot run).
-        keep_models: if a dict is given, the trained Keras models are stored in it by name.
-
-    Columns: candidate, N, M, Pi, conv_filters, dense_units, params, weights_bytes (int8
-    weights+biases in the file), tflite_bytes, arena_bytes (measured TFLM arena), macs,
-    epochs, keras_val_accuracy (float model), val_accuracy (the int8 .tflite file, run).
-    """
-    import pandas as pd
-    from tqdm.auto import tqdm
-
-    if strategy not in ("grid", "halving"):
-        raise DataError(f"strategy must be 'grid' or 'halving', got {strategy!r}.")
-    if not specs:
-        raise DataError("no candidates to search: the space is empty or every point was rejected.")
-    if eta < 2:
-        raise DataError(f"eta must be >= 2 (keep 1/eta per rung), got {eta}.")
-    measure_arena = measure_arena or _default_arena
-
-    trials = []
-    for spec in specs:
-        model = build_cnn(spec, seed=seed)
-        compile_model(model)
-        trials.append(_Trial(spec, model))
-
-    bar = tqdm(total=len(trials), desc="candidates", disable=not progress)
-    if strategy == "grid":
-        for trial in trials:
-            bar.set_postfix_str(trial.spec.name())
-            _fit(trial, data, epochs, batch_size, seed)
-            bar.update()
-    else:
-        rung = list(trials)
-        budget = min_epochs
-        while True:
-            for trial in rung:
-                bar.set_postfix_str(f"{trial.spec.name()} -> {budget} epochs")
-                if budget > trial.epochs:
-                    _fit(trial, data, budget - trial.epochs, batch_size, seed)
-            if len(rung) <= 1 or budget >= epochs:
-                break
-            rung.sort(key=lambda t: -t.keras_val_accuracy)
-            dropped = rung[max(1, len(rung) // eta) :]
-            bar.update(len(dropped))
-            rung = rung[: max(1, len(rung) // eta)]
-            budget = min(epochs, budget * eta)
-        bar.update(len(rung))
-    bar.close()
-
-    rows = []
-    for trial in tqdm(trials, desc="int8 + arena", disable=not progress):
-        rows.append(_measure(trial, data, measure_arena, num_calibration))
-        if keep_models is not None:
-            keep_models[trial.spec.name()] = trial.model
-    return pd.DataFrame(rows)
 
 
 # --------------------------------------------------------------------------- ranking
