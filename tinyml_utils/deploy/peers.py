@@ -115,9 +115,10 @@ def summary_sentences(table: pd.DataFrame) -> str:
             )
             lines.append(
                 f"- Outputs: identical on every input except for {apps} of the "
-                f"{int(peer['n_inputs'].iloc[0])} inputs per app, where a FULLY_CONNECTED "
-                "output is one step apart (TFLM requantizes in integers, the generated C like "
-                "LiteRT's reference kernels)."
+                f"{int(peer['n_inputs'].iloc[0])} inputs per app, where an output is one step "
+                "apart: TFLM requantizes FULLY_CONNECTED in integers where the generated C "
+                "follows LiteRT's reference kernels, and the generated softmax may round its "
+                "last step differently."
             )
         else:
             lines.append("- Outputs: byte-identical on every input.")

@@ -1,6 +1,7 @@
 """Do the generated C, TFLM on the target and the workbook's TFLM sketches compute the same
 bytes? Helpers of ``tests/test_tflm_target.py`` and ``scripts/benchmark_peers.py``.
 
+* :func:`explain_differences`: why the generated C and TFLM differ on an input, if they do.
 * :func:`first_divergence`: where LiteRT's reference kernels (what the generated C
   reproduces byte for byte) and TFLM part ways for an input, op by op.
 * :func:`run_sketch_core`: the committed sketch's own inference code, compiled against the
@@ -27,6 +28,38 @@ from tinyml_utils.deploy.tflm_target import (
 from tinyml_utils.tflite.reader import model_info
 
 # ----------------------------------------------------------------------------- differences
+
+
+def explain_differences(
+    model: bytes,
+    x_int8: np.ndarray,
+    generated: np.ndarray,
+    tflm: np.ndarray,
+    litert: np.ndarray,
+    approx_output: bool,
+) -> list[tuple[int, str | None]]:
+    """Why the generated C's outputs differ from TFLM's, per differing input: (index, reason).
+
+    Reasons: ``"fc_requantization"`` (TFLM and LiteRT's reference part at a FULLY_CONNECTED
+    output one step apart, LiteRT issue #8567), ``"softmax_approximation"`` (TFLM equals
+    LiteRT there and the generated C is within one step of both at a SOFTMAX/LOGISTIC output,
+    the tolerance its firmware tests allow), or None: unexplained, a bug.
+    """
+    generated, tflm, litert = (np.asarray(a).reshape(len(a), -1) for a in (generated, tflm, litert))
+    differ = np.flatnonzero((generated != tflm).any(axis=1))
+    if not len(differ):
+        return []
+    where = first_divergence(model, x_int8[differ])
+    out = []
+    for i, w in zip(differ, where, strict=True):
+        gap = int(np.abs(generated[i].astype(int) - litert[i].astype(int)).max())
+        if w is not None and w["op"] == "FULLY_CONNECTED" and w["max_diff"] == 1:
+            out.append((int(i), "fc_requantization"))
+        elif w is None and approx_output and gap <= 1:
+            out.append((int(i), "softmax_approximation"))
+        else:
+            out.append((int(i), None))
+    return out
 
 
 def first_divergence(model: bytes, x_int8: np.ndarray) -> list[dict | None]:
