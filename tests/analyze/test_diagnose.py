@@ -8,12 +8,13 @@ import re
 
 import pytest
 
-from tinyml_utils.analyze.diagnose import diagnose, resolver_lines, resolver_method
+from tinyml_utils.analyze.diagnose import diagnose, resolver_lines
 from tinyml_utils.cli.diagnose import add_arguments, run
 from tinyml_utils.core.errors import TinyMLError
 from tinyml_utils.core.tf import keras, tf
 from tinyml_utils.model.cnn import CNNSpec, build_cnn
 from tinyml_utils.tflite.convert import convert
+from tinyml_utils.tflite.ops import resolver_method
 
 
 def _adds(lines: list[str]) -> list[str]:

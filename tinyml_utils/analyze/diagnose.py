@@ -42,41 +42,13 @@ from tinyml_utils.core.errors import DataError, ModelFileError
 from tinyml_utils.core.quiet import native_output_captured
 from tinyml_utils.tflite.convert import configure_converter, keras_converter
 from tinyml_utils.tflite.interpreters import load_model_bytes
+from tinyml_utils.tflite.ops import resolver_method
 from tinyml_utils.tflite.reader import load_model_object, model_info
-from tinyml_utils.tflite.tflm import TFLM_BUILTIN_OPS, classify_tflm_support, measure_arena
-
-#: Builtin op -> MicroMutableOpResolver method, where CamelCase of the name is not it.
-_RESOLVER_EXCEPTIONS = {
-    "BATCH_MATMUL": "AddBatchMatMul",
-    "CUMSUM": "AddCumSum",
-    "PADV2": "AddPadV2",
-    "UNIDIRECTIONAL_SEQUENCE_LSTM": "AddUnidirectionalSequenceLSTM",
-}
-
-#: Custom ops TFLM ships a kernel for -> the resolver method that registers it.
-_CUSTOM_RESOLVER = {
-    "TFLite_Detection_PostProcess": "AddDetectionPostprocess",
-    "CIRCULAR_BUFFER": "AddCircularBuffer",
-    "ETHOSU": "AddEthosU",
-}
+from tinyml_utils.tflite.tflm import classify_tflm_support, measure_arena
 
 _MISSING_BUILTIN = re.compile(r"Didn't find op for builtin opcode '(\w+)'")
 _MISSING_REGISTRATION = re.compile(r"Failed to get registration from op code (\w+)")
 _PREPARE_FAILED = re.compile(r"Node (\w+) \(number (\d+)\) failed to (prepare|invoke)")
-
-
-def resolver_method(op: str) -> str | None:
-    """``"CONV_2D"`` -> ``"AddConv2D"``; ``"CUSTOM:TFLite_Detection_PostProcess"`` ->
-    ``"AddDetectionPostprocess"``; None for ops TFLM has no kernel for."""
-
-    if op.startswith("CUSTOM:"):
-        return _CUSTOM_RESOLVER.get(op.split(":", 1)[1])
-    if op not in TFLM_BUILTIN_OPS:
-        return None
-    if op in _RESOLVER_EXCEPTIONS:
-        return _RESOLVER_EXCEPTIONS[op]
-    parts = [p.upper() if p[0].isdigit() else p.capitalize() for p in op.split("_")]
-    return "Add" + "".join(parts)
 
 
 def resolver_lines(ops: list[str], missing: list[str] | None = None) -> list[str]:

@@ -14,48 +14,25 @@ from __future__ import annotations
 
 from tinyml_utils.core.errors import UnsupportedOnMicroError
 from tinyml_utils.tflite.interpreters import ModelLike
+from tinyml_utils.tflite.ops import resolver_method
 from tinyml_utils.tflite.reader import model_info
-
-#: Builtin op name -> MicroMutableOpResolver method (tflite-micro's micro_mutable_op_resolver.h)
-#: where the name is not the plain CamelCase of the op name.
-SPECIAL_METHODS: dict[str, str] = {
-    "CONV_2D": "AddConv2D",
-    "DEPTHWISE_CONV_2D": "AddDepthwiseConv2D",
-    "TRANSPOSE_CONV": "AddTransposeConv",
-    "MAX_POOL_2D": "AddMaxPool2D",
-    "AVERAGE_POOL_2D": "AddAveragePool2D",
-    "L2_POOL_2D": "AddL2Pool2D",
-    "RELU6": "AddRelu6",
-    "RELU_N1_TO_1": "AddReluN1To1",
-    "SPACE_TO_BATCH_ND": "AddSpaceToBatchNd",
-    "BATCH_TO_SPACE_ND": "AddBatchToSpaceNd",
-    "GATHER_ND": "AddGatherNd",
-    "PADV2": "AddPadV2",
-    "SELECT_V2": "AddSelectV2",
-    "REVERSE_V2": "AddReverseV2",
-    "SVDF": "AddSvdf",
-    "UNIDIRECTIONAL_SEQUENCE_LSTM": "AddUnidirectionalSequenceLSTM",
-    "L2_NORMALIZATION": "AddL2Normalization",
-    "LOG_SOFTMAX": "AddLogSoftmax",
-    "BATCH_MATMUL": "AddBatchMatMul",
-    "CUMSUM": "AddCumSum",
-    "ADD_N": "AddAddN",
-    "CUSTOM:TFLite_Detection_PostProcess": "AddDetectionPostprocess",
-    "CUSTOM:ETHOSU": "AddEthosU",
-    "CUSTOM:CIRCULAR_BUFFER": "AddCircularBuffer",
-}
 
 
 def method_name(op: str) -> str:
-    """``"FULLY_CONNECTED"`` -> ``"AddFullyConnected"`` (see :data:`SPECIAL_METHODS`)."""
-    if op in SPECIAL_METHODS:
-        return SPECIAL_METHODS[op]
+    """``"FULLY_CONNECTED"`` -> ``"AddFullyConnected"`` (:func:`tinyml_utils.tflite.ops.resolver_method`);
+    an op TFLM has no kernel for is an :class:`UnsupportedOnMicroError` that says what to do."""
+    method = resolver_method(op)
+    if method is not None:
+        return method
     if op.startswith("CUSTOM:"):
         raise UnsupportedOnMicroError(
             f"custom op {op[7:]!r} has no TFLM kernel: register your own implementation with "
             "op_resolver.AddCustom(name, registration), or convert without custom ops."
         )
-    return "Add" + "".join(part.capitalize() for part in op.split("_"))
+    raise UnsupportedOnMicroError(
+        f"op {op} has no TFLM kernel: `tinyml diagnose MODEL` says which layer makes it and "
+        "what to use instead."
+    )
 
 
 def model_ops(model: ModelLike) -> list[str]:
