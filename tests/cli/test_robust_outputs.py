@@ -37,7 +37,7 @@ def test_train_reference_refuses_an_existing_set_without_force(tmp_path):
 
 def test_staged_replace_keeps_old_set_until_the_end(tmp_path):
     """Ctrl-C during training left new model files beside the old metrics: staging fixes it."""
-    from tinyml_utils.model.reference import replace_staged
+    from tinyml_utils.core.files import replace_staged
 
     target = tmp_path / "models" / "app"
     target.mkdir(parents=True)

@@ -9,7 +9,11 @@
   reference models) is replaced only with ``force=True`` (``--force``).
 - :class:`OutputLock`: two runs writing into the same folder would mix their files; the
   second one stops with an error naming the first (an advisory ``flock`` on
-  ``<folder>/.tinyml.lock``, released when the process ends, even by a crash).
+  ``<folder>/.tinyml.lock``, removed at the end and released by the kernel if the process
+  dies).
+- :func:`staging_folder` / :func:`replace_staged`: a set of files (a reference model) is
+  written into a hidden staging folder and swapped in at the end, so an interrupted run
+  leaves the old set whole.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -144,3 +149,53 @@ class OutputLock:
         fcntl.flock(self._fd, fcntl.LOCK_UN)
         os.close(self._fd)
         self._fd = None
+
+
+# --------------------------------------------------------------------------- staged folders
+
+
+def staging_folder(final: str | os.PathLike) -> Path:
+    """An empty ``<parent>/.staging_<name>_<pid>`` to fill before :func:`replace_staged`
+    (staging folders left by runs that died are removed first)."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    for old in final.parent.glob(f".staging_{final.name}_*"):
+        pid = old.name.rsplit("_", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    staging = final.parent / f".staging_{final.name}_{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    return staging
+
+
+def discard_staging(final: str | os.PathLike) -> None:
+    """Remove this process's staging folder for ``final`` (after an error or Ctrl-C)."""
+    final = Path(final)
+    shutil.rmtree(final.parent / f".staging_{final.name}_{os.getpid()}", ignore_errors=True)
+
+
+def replace_staged(staging: str | os.PathLike, final: str | os.PathLike) -> None:
+    """Put a finished staging folder in place of ``final``: two renames, the old set is kept
+    whole until the new one is in place (and put back if the second rename fails)."""
+    staging, final = Path(staging), Path(final)
+    backup = final.parent / f".old_{final.name}_{os.getpid()}"
+    if final.exists():
+        os.replace(final, backup)
+    try:
+        os.replace(staging, final)
+    except BaseException:
+        if backup.exists() and not final.exists():
+            os.replace(backup, final)
+        raise
+    shutil.rmtree(backup, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
