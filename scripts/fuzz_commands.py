@@ -757,6 +757,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--jobs", type=int, default=1, help="cases run at the same time")
     p.add_argument("--deadline", default="", help="stop at this UTC time (HH:MM)")
+    p.add_argument("--code", default="", help="what code was fuzzed (e.g. a commit), recorded")
     p.add_argument("--replay", default="", help="COMMAND:INDEX: run one mutant, print it")
     args = p.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -794,6 +795,8 @@ def main(argv: list[str] | None = None) -> int:
         "time limit": f"{args.time_limit:g} s",
         "memory limit": f"{args.mem_mb} MB",
         "python": sys.version.split()[0],
+        "jobs": args.jobs,
+        **({"code": args.code} if args.code else {}),
     }
     counts = {c: {} for c in commands}
     bad_rows: list[dict] = []
