@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 from tinyml_utils.core.paths import models_dir, repo_root
@@ -28,6 +31,29 @@ def tinyml(
         cwd=cwd,
         timeout=timeout,
     )
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The command run in this process (no start-up cost; native code still runs in the
+    children the package starts), returned like :func:`tinyml`'s result."""
+    from tinyml_utils.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    before = os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                rc = main([str(a) for a in args])
+            except SystemExit as exc:
+                rc = exc.code if isinstance(exc.code, int) else 2
+            except Exception:  # noqa: BLE001  (what `python -m tinyml_utils.cli` would print)
+                traceback.print_exc(file=err)
+                rc = 1
+    finally:
+        os.chdir(before)
+    return subprocess.CompletedProcess(list(args), rc, out.getvalue(), err.getvalue())
 
 
 def named_error(result: subprocess.CompletedProcess, *words: str) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import app_data_dir
-from robust_helpers import named_error, tinyml
+from robust_helpers import cli, named_error
 
 from tinyml_utils.core.errors import DataError
 from tinyml_utils.core.paths import models_dir
@@ -62,9 +62,9 @@ def test_non_finite_sensor_values_name_file_and_line(tmp_path, token):
     cells[3] = token
     lines[5] = ",".join(cells)
     plain = as_plain(rec, "\n".join(lines) + "\n")
-    result = tinyml("evaluate", "--all", MOTIONSENSE, "--data", folder)
+    result = cli("evaluate", "--all", MOTIONSENSE, "--data", folder)
     named_error(result, plain.name, "line 6")
-    result = tinyml("data", "check", "motionsense", "--data-dir", folder)
+    result = cli("data", "check", "motionsense", "--data-dir", folder)
     named_error(result, plain.name, "line 6")
 
 
@@ -73,7 +73,7 @@ def test_csv_cut_mid_line_is_refused(tmp_path):
     rec = first_recording(folder)
     text = text_of(rec)
     plain = as_plain(rec, text[: len(text) // 2].rsplit(",", 1)[0])
-    result = tinyml("data", "check", "motionsense", "--data-dir", folder)
+    result = cli("data", "check", "motionsense", "--data-dir", folder)
     named_error(result, plain.name, "line", "cut")
 
 
@@ -90,7 +90,7 @@ def test_bad_gzip_names_the_file(tmp_path, damage):
     else:
         raw = raw[: len(raw) // 2]
     gz.write_bytes(raw)
-    result = tinyml("data", "check", "motionsense", "--data-dir", folder)
+    result = cli("data", "check", "motionsense", "--data-dir", folder)
     named_error(result, gz.name, "gzip")
 
 
@@ -101,14 +101,14 @@ def test_data_check_names_a_missing_subjects_column(tmp_path):
     rows = [r.split(",") for r in info.read_text(encoding="utf-8-sig").splitlines()]
     drop = [c.strip() for c in rows[0]].index("weight")
     info.write_text("\n".join(",".join(c for i, c in enumerate(r) if i != drop) for r in rows))
-    result = tinyml("data", "check", "motionsense", "--data-dir", folder)
+    result = cli("data", "check", "motionsense", "--data-dir", folder)
     named_error(result, info.name, "weight")
 
 
 @pytest.mark.parametrize("action", ["describe", "check", "download"])
 def test_unknown_dataset_name_is_a_named_error(action):
     """Finding 3: an unknown dataset name in `tinyml data ...` was a traceback."""
-    named_error(tinyml("data", action, "no_such_set"), "no_such_set", "motionsense")
+    named_error(cli("data", action, "no_such_set"), "no_such_set", "motionsense")
 
 
 def test_features_csv_with_inf_is_refused(tmp_path):
@@ -122,7 +122,7 @@ def test_features_csv_with_inf_is_refused(tmp_path):
     folder.mkdir()
     (folder / src.name).write_text("\n".join(lines) + "\n")
     params = MUSIC.parent / "preprocessing.json"
-    result = tinyml("evaluate", "--all", "--params", params, "--data", folder, MUSIC)
+    result = cli("evaluate", "--all", "--params", params, "--data", folder, MUSIC)
     named_error(result, src.name, cells[0].removesuffix(".wav"))
 
 
@@ -159,7 +159,7 @@ def x_motionsense():
 
 
 def _bench(tmp_path, data):
-    return tinyml(
+    return cli(
         "benchmark",
         MOTIONSENSE,
         "--data",

@@ -14,14 +14,14 @@ import sys
 
 import pytest
 from conftest import app_data_dir
-from robust_helpers import CARSENSOR, MUSIC, flip_5433, mutant, named_error, tinyml
+from robust_helpers import CARSENSOR, MUSIC, cli, flip_5433, mutant, named_error, tinyml
 
 from tinyml_utils.core.paths import repo_root
 
 # --------------------------------------------------------------------------- finding 1
 
 
-@pytest.mark.parametrize("runtime", ["tflm", "tflite"])
+@pytest.mark.parametrize("runtime", ["tflm", pytest.param("tflite", marks=pytest.mark.slow)])
 def test_evaluate_checks_the_model_like_diagnose(tmp_path, runtime):
     """Finding 1: the issue's mutant segfaulted `evaluate --runtime tflm` (exit 139)."""
     data = app_data_dir("music_genre")
@@ -36,7 +36,7 @@ def test_evaluate_truncated_model_is_a_named_error(tmp_path):
     bad = tmp_path / "cut.tflite"
     bad.write_bytes(MUSIC.read_bytes()[:5000])
     params = MUSIC.parent / "preprocessing.json"
-    result = tinyml("evaluate", "--runtime", "tflm", "--params", params, "--data", data, bad)
+    result = cli("evaluate", "--runtime", "tflm", "--params", params, "--data", data, bad)
     named_error(result, "cut.tflite")
 
 
@@ -62,9 +62,9 @@ def test_input_dimension_out_of_bounds_is_rejected(tmp_path):
             CARSENSOR,
             lambda d, v=value: d.__setitem__(slice(at + 8, at + 12), struct.pack("<i", v)),
         )
-        result = tinyml("benchmark", bad, "--no-plots", "--runs", "2", "--out", tmp_path / "b")
+        result = cli("benchmark", bad, "--no-plots", "--runs", "2", "--out", tmp_path / "b")
         named_error(result, "dimension", str(value))
-        result = tinyml("export", bad, "--out", tmp_path / "e", "--no-arena")
+        result = cli("export", bad, "--out", tmp_path / "e", "--no-arena")
         named_error(result, "dimension", str(value))
 
 
@@ -74,7 +74,7 @@ def test_huge_file_is_rejected_before_it_is_read(tmp_path):
     with open(big, "wb") as f:
         f.write(CARSENSOR.read_bytes())
         f.truncate(2 << 30)  # sparse: costs no disk
-    result = tinyml("diagnose", big)
+    result = cli("diagnose", big)
     named_error(result, "big.tflite", "MB")
 
     def limited():
@@ -100,7 +100,7 @@ def test_huge_file_is_rejected_before_it_is_read(tmp_path):
 def test_a_directory_given_as_the_model_is_named(tmp_path):
     """Finding 6: a directory given as the model said "no such file"."""
     for args in (["diagnose"], ["export", "--out", tmp_path / "e"], ["benchmark", "--no-plots"]):
-        result = tinyml(*args, tmp_path)
+        result = cli(*args, tmp_path)
         named_error(result, "folder")
         assert "no such file" not in result.stderr
 
@@ -110,7 +110,7 @@ def test_export_warns_for_a_model_tflm_cannot_run(tmp_path):
     """Finding 6: a C array was exported with exit 0 and no word for a model TFLM refuses."""
     dynamic = tmp_path / "dynamic.tflite"
     dynamic.write_bytes(_dynamic_range_model())
-    result = tinyml("export", dynamic, "--out", tmp_path / "e")
+    result = cli("export", dynamic, "--out", tmp_path / "e")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "warning" in (result.stdout + result.stderr).lower()
     assert "tflm" in (result.stdout + result.stderr).lower()
