@@ -165,6 +165,7 @@ def finish_case(run: Running, time_limit: float, block: bool) -> Outcome | None:
     else:  # 2: a named error; 1: the command's own "no" (diagnose: cannot run on an MCU)
         outcome = "error"
     lines = [x for x in (stderr.strip().splitlines() or stdout.strip().splitlines()) if x]
+    lines = [x.replace(str(run.cwd.parent), "<tmp>") for x in lines]  # no absolute paths
     return Outcome(
         outcome,
         rc,

@@ -42,6 +42,7 @@ def test_fuzz_sample_has_no_bad_outcome(tmp_path):
     assert {"diagnose", "export", "benchmark"} <= set(rows)
     for command, row in rows.items():
         assert int(row["cases"]) == 2, row
+        assert int(row["ok"]) + int(row["error"]) == 2, row
         for outcome in ("traceback", "crash", "hang", "memory"):
             assert row[outcome] == "0", (command, row)
 
