@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tinyml_utils.core.errors import ModelFileError, TinyMLError
 from tinyml_utils.core.files import OutputLock, output_folder, refuse_overwrite
 from tinyml_utils.deploy.c_array import c_identifier, export_c_array
 from tinyml_utils.deploy.codegen import generate
@@ -66,7 +67,18 @@ def run(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace, name: str, out) -> int:
     if args.codegen:
-        g = generate(args.model, name, out)
+        try:
+            g = generate(args.model, name, out)
+        except TinyMLError:
+            raise
+        except (ValueError, TypeError, IndexError, KeyError, ZeroDivisionError) as exc:
+            # the generator (pure Python) trusts that the shapes of every op agree; a model
+            # whose tensors contradict each other gets one line, not a traceback
+            raise ModelFileError(
+                f"{args.model}: the C generator cannot handle this model "
+                f"({type(exc).__name__}: {exc}); its ops' shapes or data do not agree. Check "
+                "it with `tinyml diagnose`, or re-export it."
+            ) from exc
         print(f"wrote {', '.join(str(f) for f in g.files)}")
         print(
             f"{g.name}_invoke(): {g.macs} MACs, arena {g.arena_bytes} B, "

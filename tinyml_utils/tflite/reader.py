@@ -403,6 +403,17 @@ def _check_bounds(model: ModelInfo, r: _Reader) -> None:
     read outside their buffers (SIGSEGV) or allocate gigabytes; refuse them here, for every
     command that reads a model."""
     for sg in model.subgraphs:
+        inputs = set(sg.inputs)
+        for op in sg.ops:  # an op reading a tensor nothing writes: runtimes read garbage
+            for i in op.inputs:
+                t = sg.tensors[i] if i >= 0 else None
+                if t is None or t.is_constant or t.is_variable or i in inputs:
+                    continue
+                if t.producer is None and t.nbytes > 0:
+                    raise r.fail(
+                        f"op {op.index} ({op.name}) reads tensor {i} ({t.name[:60]!r}), which "
+                        "has no data, is not a model input and is written by no op"
+                    )
         for t in sg.tensors:
             label = f"tensor {t.index} ({t.name[:60]!r})"
             negative = [d for d in t.shape if d < 0]
