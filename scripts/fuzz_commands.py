@@ -38,6 +38,7 @@ import gzip
 import io
 import os
 import random
+import re
 import resource
 import shutil
 import signal
@@ -740,6 +741,34 @@ def write_counts(
     os.replace(tmp, out.with_suffix(".md"))
 
 
+def recheck(out: Path, setup: Setup, args, work: Path) -> int:
+    """Replay every bad case of OUT.md (same seed) with the current code; append a section."""
+    md = out.with_suffix(".md")
+    text = md.read_text()
+    cases = re.findall(r"^\| (\w+):(\d+) \|", text, flags=re.M)
+    counts: dict[str, int] = {}
+    lines = []
+    for command, index in cases:
+        case, data = mutant_case(setup, command, int(index), args.seed)
+        res = run_case(case, args.time_limit, args.mem_mb, work, data)
+        counts[res.outcome] = counts.get(res.outcome, 0) + 1
+        last = res.last_line.replace("|", "/")
+        lines.append(f"| {command}:{index} | {res.outcome} | {last} |")
+        print(f"{command}:{index}: {res.outcome}: {res.last_line[:160]}", flush=True)
+    marker = "\n## Bad cases re-run with the current code"
+    text = text.split(marker)[0].rstrip() + "\n"
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none to re-run"
+    code = f" ({args.code})" if args.code else ""
+    text += (
+        f"{marker}{code}\n\n{len(cases)} case(s) replayed (same mutants, same limits): "
+        f"{summary}.\n\n| command:index | outcome now | last line |\n|---|---|---|\n"
+        + "\n".join(lines)
+        + "\n"
+    )
+    md.write_text(text)
+    return 1 if any(counts.get(k) for k in BAD) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--mutants", type=int, default=1000, help="mutants per command")
@@ -759,6 +788,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=1, help="cases run at the same time")
     p.add_argument("--deadline", default="", help="stop at this UTC time (HH:MM)")
     p.add_argument("--code", default="", help="what code was fuzzed (e.g. a commit), recorded")
+    p.add_argument(
+        "--recheck",
+        action="store_true",
+        help="re-run the bad cases listed in OUT.md with the current code; append the result",
+    )
     p.add_argument("--replay", default="", help="COMMAND:INDEX: run one mutant, print it")
     args = p.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -790,6 +824,8 @@ def main(argv: list[str] | None = None) -> int:
         print(case.mutation, case.argv, res.outcome, res.rc, sep="\n")
         print(res.stdout[-3000:], res.stderr[-3000:], sep="\n")
         return 0
+    if args.recheck:
+        return recheck(Path(args.out), setup, args, work)
     config = {
         "mutants per command": args.mutants,
         "seed": args.seed,
