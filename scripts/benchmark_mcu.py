@@ -21,11 +21,9 @@ from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from tinyml_utils import apps  # noqa: E402
-from tinyml_utils.core.paths import repo_root  # noqa: E402
-from tinyml_utils.deploy import examples, mcu_bench, reference  # noqa: E402
+from tinyml_utils import apps
+from tinyml_utils.core.paths import repo_root
+from tinyml_utils.deploy import examples, mcu_bench, reference
 
 NOTE = """# MCU cost per inference (emulated Cortex-M4F)
 
@@ -50,7 +48,13 @@ kernels (the firmware checks it; the tests check 120 real inputs per app).
   kernels gain on the same core.
 * flash = text + data, RAM = data + bss of the benchmark firmware (model, kernels, start-up
   code, one test input; stack not included); `arena_bytes` = the generated static activation
-  plan, `scratch_bytes` = the DSP kernels' widened-input buffer (included in RAM).
+  plan, `scratch_bytes` = the DSP kernels' widened-input buffer plus, for a convolution pooled
+  on the fly, its band (included in RAM). A CONV_2D followed by a MAX_POOL_2D is one layer
+  (`+ max pool` in `detail`): the pooling is computed on the fly, the convolution's output is
+  never stored, so the two have one instruction count. Its `macs` stay the model's (TFLite's
+  count), but convolution outputs that no pooling window covers are not computed (keyword
+  spotting's last convolution computes 6x4 of its 7x5 outputs), so such a layer's
+  instructions per MAC can fall below the inner loop's 0.94.
 * Per-layer counts, with the DSP variant each layer got: `layers.csv`.
   Reproduce: `.venv/bin/python scripts/benchmark_mcu.py`.
 

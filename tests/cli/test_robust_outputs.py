@@ -18,7 +18,6 @@ import nbformat
 import pytest
 from robust_helpers import CARSENSOR, cli, named_error, tinyml
 
-from tinyml_utils.core.errors import DataError
 from tinyml_utils.core.files import LOCK_NAME, OutputLock, atomic_path, atomic_write_text
 from tinyml_utils.core.paths import repo_root
 

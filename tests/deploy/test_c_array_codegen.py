@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tinyml_utils import apps
 from tinyml_utils.core.errors import DataError, UnsupportedOnMicroError
-from tinyml_utils.deploy import c_array, codegen, op_resolver, reference, toolchains
+from tinyml_utils.deploy import c_array, codegen, examples, op_resolver, reference, toolchains
 
 
 def _build_models() -> dict[str, bytes]:
@@ -199,3 +200,60 @@ def test_cli_export_codegen(tmp_path, cover_models):
     )
     assert (tmp_path / "a" / "demo_model_data.cc").is_file()
     assert main(["export", str(tmp_path / "missing.tflite"), "--out", str(tmp_path)]) == 2
+
+
+def _live_bound(info) -> int:
+    """The activation bytes that must coexist at the busiest step of the model, computed from
+    the graph alone: RESHAPE-like ops share their input's bytes, a CONV_2D whose output only
+    a following MAX_POOL_2D reads is one step (pooled on the fly), the model input and output
+    are the caller's buffers, every buffer rounded up to 4 bytes. A lifetime plan needs at
+    least this; on a chain of ops, exactly this."""
+    root: dict[int, int] = {}
+
+    def find(t: int) -> int:
+        while t in root:
+            t = root[t]
+        return t
+
+    steps, ops, k = [], info.ops, 0
+    while k < len(ops):
+        op = ops[k]
+        if op.name in codegen.ALIAS_OPS:
+            root[op.outputs[0]] = find(op.inputs[0])
+            k += 1
+            continue
+        outs = op.outputs
+        readers = sum(op.outputs[0] in o.inputs for o in ops)
+        if op.name == "CONV_2D" and k + 1 < len(ops) and readers == 1:
+            if ops[k + 1].name == "MAX_POOL_2D" and ops[k + 1].inputs[0] == op.outputs[0]:
+                outs, k = ops[k + 1].outputs, k + 1
+        ins = [t for t in op.inputs if t >= 0 and not info.tensor(t).is_constant]
+        steps.append(([find(t) for t in ins], [find(t) for t in outs]))
+        k += 1
+    io = {find(info.inputs[0]), find(info.outputs[0])}
+    first, last, size = {}, {}, {}
+    for step, (ins, outs) in enumerate(steps):
+        for t in ins + outs:
+            first.setdefault(t, step)
+            last[t] = step
+            size[t] = max(size.get(t, 0), -(-info.tensor(t).nbytes // 4) * 4)
+    return max(
+        (sum(size[t] for t in size if t not in io and first[t] <= s <= last[t]))
+        for s in range(len(steps))
+    )
+
+
+@pytest.mark.parametrize("app", apps.APPS)
+def test_codegen_arena_of_committed_models_within_planned_bound(tmp_path, app):
+    """The generated arena of every committed model is at most the live-bytes bound of its
+    graph: the plan reuses memory by lifetime and no conv output that only feeds a max pool
+    is ever stored. (The firmware's whole RAM against arena + scratch: test_firmware.)"""
+    from tinyml_utils.tflite.reader import model_info
+
+    path = examples.reference_model_path(app)
+    gen = codegen.generate(path, app, tmp_path)
+    bound = _live_bound(model_info(path.read_bytes()))
+    assert 0 < gen.arena_bytes <= bound, (app, gen.arena_bytes, bound)
+    info = model_info(path.read_bytes())
+    stored = sum(t.nbytes for t in info.tensors if not t.is_constant and not t.is_input)
+    assert gen.arena_bytes < stored  # not every tensor is kept

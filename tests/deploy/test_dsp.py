@@ -93,6 +93,26 @@ def _build_models() -> dict[str, bytes]:
     x = (level + 0.001 * rng.normal(size=(200, 16, 2))).astype("float32")
     models["per_tensor_diff"] = _convert(model, x, per_tensor=True)
     models["per_tensor_fc"] = _convert(keras.Model(inp, out), x, per_tensor=True)
+    # CONV_2D + MAX_POOL_2D fused (pooled on the fly): 1-D along H with rows no window covers
+    # and a band split into chunks (the last one shorter), a kernel sliding along H only
+    inp = L.Input((42, 1, 4))
+    c1 = L.Conv2D(16, (5, 1), padding="same", activation="relu")(inp)
+    m1 = L.MaxPooling2D((4, 1))(c1)
+    c2 = L.Conv2D(8, (3, 1))(m1)
+    m2 = L.MaxPooling2D((2, 1))(c2)
+    out = L.Dense(3)(L.Flatten()(m2))
+    x = rng.normal(size=(200, 42, 1, 4)).astype("float32")
+    models["fused1d"] = _convert(keras.Model(inp, out), x)
+    # 2-D: twin rows with chunks, an uncovered row and column, then a dilated (im2col)
+    # convolution pooled by 2 x 3 windows (a 2-pixel block tail)
+    inp = L.Input((9, 13, 3))
+    c1 = L.Conv2D(16, 3, padding="same", activation="relu")(inp)
+    m1 = L.MaxPooling2D(2)(c1)
+    c2 = L.Conv2D(12, 3, dilation_rate=2, padding="same")(m1)
+    m2 = L.MaxPooling2D((2, 3))(c2)
+    out = L.Dense(3)(L.Flatten()(m2))
+    x = rng.normal(size=(200, 9, 13, 3)).astype("float32")
+    models["fused2d"] = _convert(keras.Model(inp, out), x)
     return models
 
 
@@ -107,15 +127,11 @@ def generated(dsp_models, tmp_path_factory):
     out = tmp_path_factory.mktemp("dsp")
     rng = np.random.default_rng(5)
     cases = {}
-    default_limit = codegen.EXPAND_LIMIT_BYTES
     for name, data in dsp_models.items():
         for im2col in (False, True):
-            codegen.EXPAND_LIMIT_BYTES = 0 if im2col else default_limit
-            try:
-                key = f"{name}_im2col" if im2col else name
-                gen = codegen.generate(data, key, out / key)
-            finally:
-                codegen.EXPAND_LIMIT_BYTES = default_limit
+            key = f"{name}_im2col" if im2col else name
+            limit = 0 if im2col else codegen.EXPAND_LIMIT_BYTES
+            gen = codegen.generate(data, key, out / key, expand_limit_bytes=limit)
             x = rng.integers(-128, 128, size=(N_INPUTS, gen.input_size), dtype=np.int8)
             cases[key] = (gen, x, reference.reference_outputs(data, x))
     return cases
@@ -136,6 +152,8 @@ def test_models_cover_every_dsp_path(generated):
         "2-step requant",
         "64-bit double requant",
         "SSUB8",
+        "max pool on the fly",
+        "banded rows",
     ):
         assert what in variants, f"no layer takes the {what!r} path: {variants}"
     details = [layer["detail"] for gen, _, _ in generated.values() for layer in gen.layers]
@@ -155,13 +173,25 @@ def test_dsp_emulated_on_host_is_bit_exact(generated, require_tool):
         _check(gen, toolchains.run_host(build, x, gen.output_size), want)
 
 
+def test_fused_conv_pool_portable_on_host_is_bit_exact(generated, require_tool):
+    """The portable kernels compute the fused CONV_2D + MAX_POOL_2D too (one memory plan
+    serves both builds): no conv output tensor in the plan, same bytes as TFLite."""
+    require_tool("gcc")
+    for key in ("fused1d", "fused2d", "fused1d_im2col"):
+        gen, x, want = generated[key]
+        pooled = [layer for layer in gen.layers if "max pool on the fly" in layer.get("dsp", "")]
+        assert len(pooled) == 2 and "MAX_POOL_2D" not in [la["op"] for la in gen.layers]
+        build = toolchains.build_host(gen, dsp_emulate=False)
+        _check(gen, toolchains.run_host(build, x, gen.output_size), want)
+
+
 def test_dsp_asm_on_cortex_m4_is_bit_exact(generated, require_tool):
     """The real SMLAD/LDRD assembly, on QEMU's Cortex-M4F: every output byte as TFLite's.
     Two models also at -Os (Arduino's level) and -O0 (the C loops replace the assembly
     micro-kernels when the shapes are not compile-time constants)."""
     require_tool("arm-none-eabi-gcc", "qemu-system-arm")
     builds = [(key, ()) for key in generated]
-    builds += [(key, (opt,)) for key in ("paths1d", "along_h") for opt in ("-Os", "-O0")]
+    builds += [(key, (opt,)) for key in ("paths1d", "along_h", "fused2d") for opt in ("-Os", "-O0")]
     for key, flags in builds:
         gen, x, want = generated[key]
         where = gen.out_dir / ("arm" + "".join(flags))
@@ -279,14 +309,14 @@ def _write_requant_sources(out) -> tuple[int, int]:
     for f in codegen.RUNTIME_FILES:
         (out / f).write_bytes((codegen.RUNTIME_DIR / f).read_bytes())
     rows = ",\n".join(
-        "{" + ", ".join(codegen._c_int32(v) for v in row) + "}" for _, row, _, _, _ in cases
+        "{" + ", ".join(codegen.c_int32(v) for v in row) + "}" for _, row, _, _, _ in cases
     )
     (out / "rq_cases.h").write_text(
         f"#define RQ_N {len(cases)}\n"
         f"static const tml_chan rq_chans[RQ_N] = {{\n{rows}\n}};\n"
         f"static const int rq_kind[RQ_N] = {{{', '.join(str(c[0]) for c in cases)}}};\n"
         "static const int32_t rq_acc[RQ_N] = {"
-        + ", ".join(codegen._c_int32(c[2]) for c in cases)
+        + ", ".join(codegen.c_int32(c[2]) for c in cases)
         + "};\n"
         f"static const int rq_zp[RQ_N] = {{{', '.join(str(c[3]) for c in cases)}}};\n"
         f"static const int rq_want[RQ_N] = {{{', '.join(str(c[4]) for c in cases)}}};\n"

@@ -14,10 +14,11 @@ import shutil
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tinyml_utils import apps
-from tinyml_utils.core.paths import shared_data_dir
+from tinyml_utils.core.paths import repo_root, shared_data_dir
 from tinyml_utils.deploy import codegen, emulators, examples, reference, toolchains
 
 N_INPUTS = 120
@@ -107,6 +108,17 @@ def test_cortex_m4_on_qemu(case, require_tool, firmware_dir):
         case.gen, case.x_int8, case.y_ref, firmware_dir / case.app / "arm", main="test"
     )
     assert build.flash > case.gen.weights_bytes and build.ram >= case.gen.arena_bytes
+    # static RAM is what the generator planned: the arena, the DSP scratch and the firmware's
+    # output buffer, in words, each array possibly 8-aligned by the compiler (4 bytes of
+    # padding); nothing else of the model lives in RAM
+    words = max(-(-case.gen.arena_bytes // 4), 1) + -(-case.gen.scratch_bytes // 4)
+    planned = 4 * (words + -(-case.gen.output_size // 4)) + 3 * 4
+    assert build.ram <= planned, f"{case.app}: RAM {build.ram} B > planned {planned} B"
+    peers = repo_root() / "benchmarks" / "mcu" / "peers.csv"
+    if peers.is_file():  # the TFLM + CMSIS-NN firmware measured on the same board
+        table = pd.read_csv(peers)
+        tflm = table[(table.app == case.app) & (table.impl == "tflm_cmsis_nn")].ram_bytes
+        assert len(tflm) == 1 and build.ram <= 0.7 * float(tflm.iloc[0]), (build.ram, tflm)
     run = emulators.run_qemu(build.path, timeout=240)
     assert run.returncode == 0, run.output
     assert f"{len(case.x_int8)} test inputs" in run.output and "PASS" in run.output
@@ -140,8 +152,6 @@ def test_arduino_on_simavr(case, require_tool, firmware_dir):
 
 
 def test_install_script_is_idempotent_and_lists_packages():
-    from tinyml_utils.core.paths import repo_root
-
     text = (repo_root() / "scripts" / "install_firmware_tools.sh").read_text()
     for pkg in (
         "gcc-arm-none-eabi",

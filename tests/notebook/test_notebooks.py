@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import app_data_dir
 
 from tinyml_utils.notebook.runner import execute_notebook, find_notebooks
 from tinyml_utils.notebook.template import COLAB_INSTALL_CELL, REQUIRED_PARAMETERS
@@ -44,11 +45,56 @@ def test_conventions(path):
         assert f"{name} = " in source, f"{path.name}: parameters cell lacks {name}"
 
 
-@pytest.mark.notebook
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_runs_in_quick_mode(path, tmp_path_factory):
+#: Application notebooks on real data (quick mode): the app, its number of classes, and the
+#: margin its int8 balanced accuracy must clear above chance (1 / classes). Margins are
+#: set well below what the quick runs reach so that they catch a broken pipeline (labels
+#: shuffled, features of the wrong layout, a model that predicts one class), not noise.
+REAL_DATA_NOTEBOOKS = {
+    "01_motionsense.ipynb": ("motionsense", 3, 0.30),
+    "02_carsensor.ipynb": ("carsensor", 2, 0.10),
+    "03_keyword_spotting.ipynb": ("keyword_spotting", 2, 0.15),
+    "04_music_genre.ipynb": ("music_genre", 10, 0.20),
+}
+
+
+def _run(path, out_name, **parameters):
     from tinyml_utils.core.paths import build_dir
 
-    out = build_dir() / "test-notebooks"
-    run = execute_notebook(path, out, quick=True, progress=False)
+    out = build_dir() / out_name
+    run = execute_notebook(path, out, quick=True, parameters=parameters, progress=False)
     assert run.status == "ok"
+    return run
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_runs_in_quick_mode_on_synthetic_data(path):
+    """Offline: every notebook runs on the synthetic stand-ins and says so in results.json."""
+    run = _run(path, "test-notebooks-synthetic", DATA_SOURCE="synthetic")
+    source = run.results.get("data_source")
+    assert source in (None, "synthetic"), f"{path.name}: asked for synthetic data, got {source}"
+    if path.name in REAL_DATA_NOTEBOOKS:
+        assert run.results.get("accuracy_claim") is False
+
+
+@pytest.mark.notebook
+@pytest.mark.real_data
+@pytest.mark.parametrize(
+    "path", [p for p in NOTEBOOKS if p.name in REAL_DATA_NOTEBOOKS], ids=lambda p: p.name
+)
+def test_app_notebook_learns_from_real_data(path):
+    """The student's default path (DATA_SOURCE="auto") takes the real data and learns."""
+    app, classes, margin = REAL_DATA_NOTEBOOKS[path.name]
+    app_data_dir(app)  # skips outside CI, fails in CI, when the shared data is absent
+    run = _run(path, "test-notebooks-real")
+    results = run.results
+    assert str(results.get("data_source", "")).startswith("local:"), (
+        f"{path.name}: DATA_SOURCE='auto' did not find the real data: {results.get('data_source')}"
+    )
+    assert results.get("accuracy_claim") is True
+    chance = 1 / classes
+    balanced = results["int8_balanced_accuracy"]
+    assert balanced >= chance + margin, (
+        f"{path.name}: int8 balanced accuracy {balanced:.3f} on real data is not above chance "
+        f"({chance:.3f}) by {margin}"
+    )

@@ -14,6 +14,7 @@ import numpy as np
 
 from tinyml_utils.apps.registry import get_app as _app
 from tinyml_utils.core.errors import DataError, DatasetNotFoundError, TinyMLError
+from tinyml_utils.core.paths import portable_source
 from tinyml_utils.data import datasets
 from tinyml_utils.data import features as F
 from tinyml_utils.model.cnn import CNNSpec
@@ -84,7 +85,7 @@ class PreparedData:
     def banner(self) -> str:
         """One line on where the data came from; loud when it is the synthetic stand-in."""
         if self.real:
-            return f"REAL data: {self.source}"
+            return f"REAL data: {portable_source(self.source)}"
         why = (
             f" (source='auto' found no real data: {self.fallback_reason})"
             if self.fallback_reason

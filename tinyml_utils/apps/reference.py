@@ -38,7 +38,7 @@ from tinyml_utils.apps.prepare import default_spec, prepare
 from tinyml_utils.apps.registry import get_app, references
 from tinyml_utils.core.errors import DataError, DatasetNotFoundError
 from tinyml_utils.core.files import atomic_write_text, replace_staged, staging_folder
-from tinyml_utils.core.paths import models_dir, shared_data_dir
+from tinyml_utils.core.paths import models_dir, portable_source, shared_data_dir
 from tinyml_utils.data.datasets import get_module
 from tinyml_utils.model import train
 from tinyml_utils.model.cnn import build_cnn, count_weights
@@ -61,15 +61,6 @@ def data_dir_for(ref: Reference, data_dir: str | Path | None) -> Path | None:
             "beside the repository (or $TINYML_DATA_DIR). Fix: pass --data-dir DIR."
         )
     return candidate
-
-
-def portable_source(source: str) -> str:
-    """``local:/abs/.../shared/data/x`` -> ``local:../shared/data/x`` (the same folder, named
-    the way the repository finds it), so committed files do not carry one machine's paths."""
-    marker = "/shared/data/"
-    if source.startswith("local:") and marker in source:
-        return "local:../shared/data/" + source.split(marker, 1)[1]
-    return source
 
 
 def _arena(model_bytes: bytes) -> dict[str, Any]:

@@ -18,8 +18,9 @@ import sys
 
 from tinyml_utils.core.errors import ModelFileError, TinyMLError
 from tinyml_utils.core.files import OutputLock, output_folder, refuse_overwrite
-from tinyml_utils.deploy.c_array import c_identifier, export_c_array
+from tinyml_utils.deploy.c_array import export_c_array
 from tinyml_utils.deploy.codegen import generate
+from tinyml_utils.deploy.identifiers import c_identifier
 from tinyml_utils.deploy.sketch import write_sketch
 from tinyml_utils.tflite.guard import check_model
 from tinyml_utils.tflite.tflm import classify_tflm_support

@@ -53,3 +53,22 @@ def shared_data_dir() -> Path | None:
         return path if path.is_dir() else None
     candidate = REPO_ROOT.parent / "shared" / "data"
     return candidate if candidate.is_dir() else None
+
+
+def portable_source(source: str) -> str:
+    """A data source without one machine's absolute paths: ``local:/abs/.../shared/data/x`` ->
+    ``local:../shared/data/x`` (the folder as the repository finds it), a path inside the
+    checkout relative to it, ``$HOME`` as ``~``. For committed files and notebook outputs."""
+    marker = "/shared/data/"
+    kind, sep, path = source.partition(":")
+    if not sep or kind not in ("local", "download"):
+        return source
+    if marker in path:
+        return f"{kind}:../shared/data/" + path.split(marker, 1)[1]
+    root = str(REPO_ROOT) + os.sep
+    if path.startswith(root):
+        return f"{kind}:{path[len(root) :]}"
+    home = os.path.expanduser("~")
+    if home not in ("", "/") and path.startswith(home + os.sep):
+        return f"{kind}:~{path[len(home) :]}"
+    return source

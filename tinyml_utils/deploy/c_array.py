@@ -27,38 +27,26 @@ TFLM projects are C++) or ``.c``.
 from __future__ import annotations
 
 import re
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tinyml_utils.core.errors import DataError
+from tinyml_utils.deploy.identifiers import c_identifier
+from tinyml_utils.deploy.toolchains import require_tools
 from tinyml_utils.tflite.interpreters import ModelLike, load_model_bytes
+from tinyml_utils.tflite.reader import model_info
+from tinyml_utils.tflite.tflm import measure_arena
 
-#: C and C++ keywords a derived identifier must not equal.
-_RESERVED = frozenset(
-    """auto break case char const continue default do double else enum extern float for goto if
-    inline int long register restrict return short signed sizeof static struct switch typedef
-    union unsigned void volatile while bool class delete new this true false namespace template
-    alignas alignof""".split()
-)
-
-
-def c_identifier(name: str) -> str:
-    """A valid, readable C identifier from a model name: ``"KWS model-v2"`` -> ``kws_model_v2``.
-
-    Lower-case, every run of other characters becomes ``_``, a leading digit gets ``m_`` in
-    front, keywords get a ``_model`` suffix. Raises DataError if nothing usable is left.
-    """
-    ident = re.sub(r"[^0-9a-zA-Z]+", "_", str(name)).strip("_").lower()
-    if not ident:
-        raise DataError(
-            f"cannot derive a C identifier from the name {name!r}: give a name with letters, "
-            "e.g. name='carsensor'."
-        )
-    if ident[0].isdigit():
-        ident = "m_" + ident
-    if ident in _RESERVED:
-        ident += "_model"
-    return ident
+__all__ = [
+    "CArrayExport",
+    "RoundTrip",
+    "c_identifier",
+    "compile_round_trip",
+    "export_c_array",
+    "model_summary_lines",
+    "render_c_array",
+]
 
 
 def c_comment_text(text: str) -> str:
@@ -73,8 +61,6 @@ def _shape_text(shape) -> str:
 
 def model_summary_lines(model: ModelLike) -> list[str]:
     """Human-readable lines: ops (with counts), inputs/outputs with shape, dtype, quantization."""
-    from tinyml_utils.tflite.reader import model_info
-
     info = model_info(model)
     lines = []
     counts = info.op_counts()
@@ -115,10 +101,6 @@ class CArrayExport:
 
 
 def _measured_arena(data: bytes) -> tuple[int | None, str]:
-    try:
-        from tinyml_utils.tflite.tflm import measure_arena
-    except ImportError:  # analyze.tflm not available: say so in the comment
-        return None, "tensor arena: not measured (tinyml_utils.tflite.tflm unavailable)"
     report = measure_arena(data)
     if report.arena_bytes is None:
         return None, f"tensor arena: TFLM cannot run this model: {report.reason}"
@@ -248,10 +230,6 @@ def compile_round_trip(export: CArrayExport, work_dir: str | Path) -> RoundTrip:
     ``-Wall -Wextra -Werror``). ``RoundTrip.data`` must equal the .tflite file and
     ``address_mod_16`` must be 0 (``alignas(16)``).
     """
-    import subprocess
-
-    from tinyml_utils.deploy.toolchains import require_tools
-
     cpp = export.source.suffix in (".cc", ".cpp")
     compiler, std = ("g++", "-std=c++11") if cpp else ("gcc", "-std=c11")
     require_tools(compiler)

@@ -16,7 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from tinyml_utils import apps
 from tinyml_utils.core.paths import models_dir, shared_data_dir
+from tinyml_utils.model.cnn import build_cnn
+from tinyml_utils.tflite.convert import convert
 
 
 @dataclass
@@ -33,8 +36,6 @@ def app_inputs(app: str, n: int = 128, data_dir: str | None = None, seed: int = 
 
     Real data from ``data_dir`` or ``../shared/data/<app>`` when present; synthetic otherwise.
     """
-    from tinyml_utils import apps
-
     root = Path(data_dir) if data_dir else None
     if root is None and shared_data_dir() is not None and (shared_data_dir() / app).is_dir():
         root = shared_data_dir() / app
@@ -55,10 +56,6 @@ def app_model(app: str) -> tuple[bytes, str]:
     path = reference_model_path(app)
     if path.is_file():
         return path.read_bytes(), f"reference model {path.relative_to(models_dir().parent)}"
-    from tinyml_utils import apps
-    from tinyml_utils.model.cnn import build_cnn
-    from tinyml_utils.tflite.convert import convert
-
     data = apps.prepare(app, source="synthetic", quick=True)
     spec = apps.default_spec(app, data)
     model = build_cnn(spec, seed=0)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,9 +37,12 @@ import numpy as np
 from tinyml_utils.core.errors import DataError
 from tinyml_utils.core.paths import repo_root, shared_data_dir
 from tinyml_utils.data import datasets
+from tinyml_utils.data import features as F
 from tinyml_utils.data.datasets import speech_commands
-from tinyml_utils.deploy.c_array import c_identifier
-from tinyml_utils.tflite.interpreters import ModelLike
+from tinyml_utils.deploy.identifiers import c_identifier
+from tinyml_utils.deploy.toolchains import require_tools
+from tinyml_utils.tflite.interpreters import ModelLike, quantize
+from tinyml_utils.tflite.reader import model_info
 
 #: The shared C sources (used by the sketches and by the host tests).
 FRONTEND_DIR = repo_root() / "firmware" / "audio"
@@ -84,9 +88,6 @@ class FrontendSpec:
 
 def frontend_spec(preprocessing: str | Path | dict[str, Any], model: ModelLike) -> FrontendSpec:
     """Check the recipe against the model and gather what the C front end needs."""
-    from tinyml_utils.data import features as F
-    from tinyml_utils.tflite.reader import model_info
-
     pre = load_preprocessing(preprocessing)
     params = dict(pre.get("features") or {})
     if params.get("kind") not in ("log_mel", "mfcc"):
@@ -147,8 +148,6 @@ def frontend_tables(spec: FrontendSpec) -> dict[str, np.ndarray]:
     """Window, twiddles, sparse mel filters and DCT matrix, as float32 / int16 arrays."""
     from scipy.fft import dct
     from scipy.signal.windows import hann
-
-    from tinyml_utils.data import features as F
 
     p = spec.params
     n_fft = int(p["n_fft"])
@@ -291,10 +290,6 @@ def host_features(
     Returns (features float32 ``(N, n_features)``, model inputs int8 ``(N, n_features)``):
     what the board computes, to compare with :func:`python_features`.
     """
-    import subprocess
-
-    from tinyml_utils.deploy.toolchains import require_tools
-
     require_tools("gcc")
     work = Path(work_dir)
     write_frontend(work, "app", preprocessing, model)
@@ -315,9 +310,6 @@ def python_features(
 ) -> tuple[np.ndarray, np.ndarray]:
     """What training computes for int16 clips: features of ``pcm / 32768`` (soundfile's
     float), normalised, flattened, and quantized as the model input."""
-    from tinyml_utils.data import features as F
-    from tinyml_utils.tflite.interpreters import quantize
-
     pre = load_preprocessing(preprocessing)
     spec = frontend_spec(pre, model)
     x = pcm.astype(np.float32) / np.float32(32768)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from tinyml_utils.core.errors import UnsupportedOnMicroError
 from tinyml_utils.tflite.interpreters import ModelLike
+from tinyml_utils.tflite.reader import model_info
 
 #: Builtin op name -> MicroMutableOpResolver method (tflite-micro's micro_mutable_op_resolver.h)
 #: where the name is not the plain CamelCase of the op name.
@@ -59,8 +60,6 @@ def method_name(op: str) -> str:
 
 def model_ops(model: ModelLike) -> list[str]:
     """The distinct ops of subgraph 0, in order of first use."""
-    from tinyml_utils.tflite.reader import model_info
-
     seen: list[str] = []
     for op in model_info(model).ops:
         if op.name not in seen:

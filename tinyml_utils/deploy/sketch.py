@@ -42,8 +42,9 @@ import numpy as np
 
 from tinyml_utils.apps import APPS, get_app
 from tinyml_utils.core.errors import DataError, UnsupportedOnMicroError
-from tinyml_utils.deploy import c_array, op_resolver
+from tinyml_utils.deploy import c_array, frontend, op_resolver
 from tinyml_utils.tflite.interpreters import ModelLike, load_model_bytes
+from tinyml_utils.tflite.reader import model_info
 
 #: Extra arena on top of TFLM's measured minimum: the Arduino build of TFLM may use other
 #: (optimized) kernels with their own scratch buffers than the Python runtime measured.
@@ -363,8 +364,6 @@ def render_sketch(
     frontend_header: str | None = None,
 ) -> str:
     """The .ino text (see the module docstring)."""
-    from tinyml_utils.tflite.reader import model_info
-
     data = load_model_bytes(model)
     info = model_info(data)
     tin, tout = info.tensor(info.inputs[0]), info.tensor(info.outputs[0])
@@ -486,8 +485,6 @@ def write_sketch(
     preprocessing.json next to it, if any (otherwise the sketch normalises with mean 0 /
     std 1 and says so loudly).
     """
-    from tinyml_utils.deploy import frontend
-
     data = load_model_bytes(model)
     if preprocessing is None and isinstance(model, str | Path):
         candidate = Path(model).parent / "preprocessing.json"

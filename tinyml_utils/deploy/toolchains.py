@@ -49,6 +49,10 @@ AVR_BOARDS = {
     "uno": ("arduino:avr:uno", "atmega328p", 32256, 2048),
     "mega": ("arduino:avr:mega:cpu=atmega2560", "atmega2560", 253952, 8192),
 }
+#: SRAM an AVR sketch must leave free for the stack (call frames of loop(), the kernels'
+#: parameter copies out of PROGMEM, Serial printing); static RAM beyond SRAM minus this
+#: links but crashes at run time.
+AVR_STACK_RESERVE = 256
 
 
 class ToolchainMissingError(TinyMLError, RuntimeError):
@@ -306,7 +310,8 @@ def build_avr(
     by arduino-builder for ``board`` ("uno": ATmega328P, "mega": ATmega2560).
 
     Weights, op parameters and test vectors are in flash (PROGMEM). Raises BuildError when
-    the program does not fit the board (arduino-builder checks flash and SRAM).
+    the program does not fit the board (arduino-builder checks flash and SRAM; static RAM
+    must leave AVR_STACK_RESERVE bytes for the stack).
     """
     require_tools("arduino-builder", "avr-gcc", "avr-size")
     if board not in AVR_BOARDS:
@@ -343,4 +348,11 @@ def build_avr(
         raise BuildError(f"the sketch does not fit the Arduino {board}:\n{log[-1500:]}")
     elf = build_path / "tinyml_avr.ino.elf"
     text, data, bss = parse_size(_run(["avr-size", str(elf)], "avr-size"))
+    sram = AVR_BOARDS[board][3]
+    if data + bss > sram - AVR_STACK_RESERVE:
+        raise BuildError(
+            f"the sketch does not fit the Arduino {board}: {data + bss} B of static RAM leave "
+            f"less than {AVR_STACK_RESERVE} B of its {sram} B for the stack; use a board with "
+            "more SRAM (e.g. board='mega')."
+        )
     return FirmwareBuild(elf, cmd, board, text, data, bss, log)

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from tinyml_utils.core import report
-from tinyml_utils.core.paths import models_dir
+from tinyml_utils.core.paths import models_dir, portable_source
 from tinyml_utils.model import train
 from tinyml_utils.tflite.tflm import classify_tflm_support
 
@@ -137,7 +137,7 @@ def save(out: Path, data, result, table: pd.DataFrame, int8: Int8Check, **extra:
     rows = table.set_index("variant")
     path = report.save_results(
         out,
-        data_source=data.source,
+        data_source=portable_source(data.source),
         split=data.split,
         keras_accuracy=round(result.accuracy, 4),
         keras_balanced_accuracy=round(result.balanced_accuracy, 4),

@@ -23,7 +23,7 @@ from typing import Any
 
 from tinyml_utils.core.errors import TinyMLError
 from tinyml_utils.core.files import output_folder
-from tinyml_utils.core.paths import build_dir, notebooks_dir
+from tinyml_utils.core.paths import build_dir, notebooks_dir, portable_source
 from tinyml_utils.notebook.viewer import HEADLESS_ENV
 
 NOTEBOOK_NAME = re.compile(r"^(\d{2})_[a-z0-9_]+\.ipynb$")
@@ -75,7 +75,9 @@ def execute_notebook(
     import papermill as pm
 
     os.environ[HEADLESS_ENV] = "1"  # the kernel inherits it: viewers skip, and say so
-    out_root = out_root or (build_dir() / "notebooks")
+    out_root = Path(
+        out_root or (build_dir() / "notebooks")
+    ).resolve()  # notebooks run in notebooks/
     artifacts = output_dir_for(notebook, out_root)
     artifacts.mkdir(parents=True, exist_ok=True)
     executed = out_root / notebook.name
@@ -163,13 +165,7 @@ def data_kind(source: Any) -> str:
         return "-"
     if str(source) == "synthetic":
         return "SYNTHETIC"
-    return f"real ({portable_path(str(source))})"
-
-
-def portable_path(text: str) -> str:
-    """Absolute paths into the shared data or the checkout, written relative to it."""
-    text = re.sub(r"/[^ ;:]*?/shared/data/", "../shared/data/", text)
-    return text.replace(str(build_dir().parent) + "/", "")
+    return f"real ({portable_source(str(source))})"
 
 
 def notebook_parameters(notebook: Path) -> dict[str, Any]:

@@ -27,12 +27,37 @@ if "google.colab" in sys.modules:
     HOME = "/content/tinyml-workbook"
     URL = "{REPO_URL}"
     if not os.path.isdir(HOME):
-        subprocess.run(["git", "clone", "--depth", "1", URL, HOME], check=True)
+        clone = subprocess.run(["git", "clone", "--depth", "1", URL, HOME])
+        if clone.returncode != 0:
+            raise SystemExit(
+                f"Could not clone {{URL}}. Check the runtime's internet access (Runtime > "
+                "Disconnect and delete runtime, then run this cell again), or upload the "
+                "workbook folder to /content/tinyml-workbook by hand and re-run."
+            )
+    import tensorflow as tf  # Colab's own; tf-keras must have the same major.minor
+
+    tf_version = ".".join(tf.__version__.split(".")[:2])
     pip = [sys.executable, "-m", "pip", "install", "-q"]
+    subprocess.run([*pip, f"tf-keras~={{tf_version}}.0"], check=True)
     subprocess.run([*pip, "-r", f"{{HOME}}/requirements-colab.txt"], check=True)
     subprocess.run([*pip, "--no-deps", "-e", HOME], check=True)
     sys.path.insert(0, HOME)
     os.chdir(f"{{HOME}}/notebooks")"""
+
+
+def colab_url(notebook: str) -> str:
+    """The "Open in Colab" address of ``notebooks/<notebook>`` in the published repository."""
+    path = REPO_URL.removeprefix("https://github.com/")
+    return f"https://colab.research.google.com/github/{path}/blob/main/notebooks/{notebook}"
+
+
+def colab_badge(notebook: str) -> str:
+    """A Markdown "Open in Colab" badge for ``notebooks/<notebook>``."""
+    return (
+        "[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+        f"({colab_url(notebook)})"
+    )
+
 
 REQUIRED_PARAMETERS = ("QUICK", "EPOCHS", "DATA_SOURCE", "DATA_DIR", "OUTPUT_DIR")
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyml_utils.core.errors import DataError, ModelFileError, UnsupportedOnMicroError
+from tinyml_utils.core.quiet import native_output_captured
 
 ModelLike = bytes | bytearray | str | os.PathLike
 
@@ -119,12 +120,14 @@ class TFLiteRunner:
             raise DataError(f"kernels must be one of {sorted(resolvers)}, got {kernels!r}.")
         self.model_bytes = load_model_bytes(model)
         try:
-            self.interpreter = Interpreter(
-                model_content=self.model_bytes,
-                num_threads=num_threads,
-                experimental_op_resolver_type=resolvers[kernels],
-            )
-            self.interpreter.allocate_tensors()
+            # LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate" from C++
+            with native_output_captured():
+                self.interpreter = Interpreter(
+                    model_content=self.model_bytes,
+                    num_threads=num_threads,
+                    experimental_op_resolver_type=resolvers[kernels],
+                )
+                self.interpreter.allocate_tensors()
         except (RuntimeError, ValueError) as exc:
             raise ModelFileError(f"TFLite could not load the model: {exc}") from exc
         self.input_detail = self.interpreter.get_input_details()[0]

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from tinyml_utils.core.errors import DataError, DatasetNotFoundError
-from tinyml_utils.core.paths import DATA_DIR_ENV, cache_dir, shared_data_dir
+from tinyml_utils.core.paths import DATA_DIR_ENV, cache_dir, portable_source, shared_data_dir
 
 SOURCES = ("auto", "synthetic", "local", "download")
 
@@ -88,7 +88,7 @@ class Dataset:
         shape = self.x.shape if isinstance(self.x, np.ndarray) else f"list of {len(self.x)}"
         return (
             f"Dataset({self.name!r}, x={shape}, classes={self.class_names}, "
-            f"groups={len(np.unique(self.groups))}, source={self.source!r})"
+            f"groups={len(np.unique(self.groups))}, source={portable_source(self.source)!r})"
         )
 
     def subset(self, idx: Sequence[int] | np.ndarray) -> Dataset:

@@ -120,6 +120,30 @@ static int8_t tml_fc_out(const tml_fc_params *p, int32_t acc, int c) {
 
 
 /* ---- CONV_2D (NHWC input, OHWI filter, batch 1) ---------------------------------------- */
+/* Output channel `oc` of the output pixel whose window starts at input row y0, column x0. */
+TML_INLINE int8_t tml_conv_value(const tml_conv_params *p, const int8_t *in, int y0, int x0,
+                                 int oc) {
+  const int8_t *w = (const int8_t *)p->weights + (int32_t)oc * p->k_len4;
+  int32_t acc = 0;
+  int fy, fx, c;
+  for (fy = 0; fy < p->k_h; ++fy) {
+    const int iy = y0 + fy * p->dil_h;
+    if (iy < 0 || iy >= p->in_h) continue;
+    for (fx = 0; fx < p->k_w; ++fx) {
+      const int ix = x0 + fx * p->dil_w;
+      const int8_t *src;
+      const int8_t *wk;
+      if (ix < 0 || ix >= p->in_w) continue;
+      src = in + ((int32_t)iy * p->in_w + ix) * p->in_c;
+      wk = w + fy * p->row_len4 + fx * p->in_c;
+      for (c = 0; c < p->in_c; ++c) {
+        acc += (int32_t)TML_R8(&wk[c]) * ((int32_t)src[c] + p->q.in_offset);
+      }
+    }
+  }
+  return tml_requant(&p->q, acc, oc);
+}
+
 void tml_conv2d(const tml_conv_params *params, const int8_t *in, int8_t *out) {
   TML_LOAD(tml_conv_params, p, params);
   int oy, ox;
@@ -129,26 +153,37 @@ void tml_conv2d(const tml_conv_params *params, const int8_t *in, int8_t *out) {
       const int x0 = ox * p->stride_w - p->pad_w;
       int8_t *dst = out + ((int32_t)oy * p->out_w + ox) * p->out_c;
       int oc;
-      for (oc = 0; oc < p->out_c; ++oc) {
-        const int8_t *w = (const int8_t *)p->weights + (int32_t)oc * p->k_len4;
-        int32_t acc = 0;
-        int fy, fx, c;
-        for (fy = 0; fy < p->k_h; ++fy) {
-          const int iy = y0 + fy * p->dil_h;
-          if (iy < 0 || iy >= p->in_h) continue;
-          for (fx = 0; fx < p->k_w; ++fx) {
-            const int ix = x0 + fx * p->dil_w;
-            const int8_t *src;
-            const int8_t *wk;
-            if (ix < 0 || ix >= p->in_w) continue;
-            src = in + ((int32_t)iy * p->in_w + ix) * p->in_c;
-            wk = w + fy * p->row_len4 + fx * p->in_c;
-            for (c = 0; c < p->in_c; ++c) {
-              acc += (int32_t)TML_R8(&wk[c]) * ((int32_t)src[c] + p->q.in_offset);
-            }
+      for (oc = 0; oc < p->out_c; ++oc) dst[oc] = tml_conv_value(p, in, y0, x0, oc);
+    }
+  }
+}
+
+/* CONV_2D followed by MAX_POOL_2D (VALID, no padding), the convolution's output never stored:
+ * every pooled value is the max of the convolution values of its window, computed on the
+ * fly. `pool` describes the pooling over the convolution's output. */
+void tml_conv2d_max_pool(const tml_conv_params *params, const tml_pool_params *pool_params,
+                         const int8_t *in, int8_t *out) {
+  TML_LOAD(tml_conv_params, p, params);
+  TML_LOAD(tml_pool_params, q, pool_params);
+  int py, px, fy, fx, oc;
+  int8_t *dst = out;
+  for (py = 0; py < q->out_h; ++py) {
+    for (px = 0; px < q->out_w; ++px, dst += p->out_c) {
+      for (fy = 0; fy < q->f_h; ++fy) {
+        const int y0 = (py * q->stride_h + fy) * p->stride_h - p->pad_h;
+        for (fx = 0; fx < q->f_w; ++fx) {
+          const int x0 = (px * q->stride_w + fx) * p->stride_w - p->pad_w;
+          const int first = fy == 0 && fx == 0;
+          for (oc = 0; oc < p->out_c; ++oc) {
+            const int8_t v = tml_conv_value(p, in, y0, x0, oc);
+            if (first || v > dst[oc]) dst[oc] = v;
           }
         }
-        dst[oc] = tml_requant(&p->q, acc, oc);
+      }
+      if (q->act_min > -128 || q->act_max < 127) {
+        for (oc = 0; oc < p->out_c; ++oc) {
+          dst[oc] = (int8_t)tml_clamp(dst[oc], q->act_min, q->act_max);
+        }
       }
     }
   }

@@ -145,6 +145,8 @@ void tml_layer_mark(void);
 
 /* The portable kernels (the DSP ones are in tinyml_kernels_dsp.h). */
 void tml_conv2d(const tml_conv_params *p, const int8_t *in, int8_t *out);
+void tml_conv2d_max_pool(const tml_conv_params *p, const tml_pool_params *pool,
+                         const int8_t *in, int8_t *out);
 void tml_depthwise_conv2d(const tml_dwconv_params *p, const int8_t *in, int8_t *out);
 void tml_fully_connected(const tml_fc_params *p, const int8_t *in, int8_t *out);
 void tml_max_pool2d(const tml_pool_params *p, const int8_t *in, int8_t *out);

@@ -31,6 +31,12 @@
  *    (SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT) are one 64-bit
  *    multiply-accumulate with a precomputed nudge and one shift - exactly equal, proved in
  *    the comment - about 10 instructions per output instead of 25.
+ * 7. A convolution whose output only feeds a max pool (VALID, stride = window) is pooled on
+ *    the fly (tml_conv_pool_dsp, TinyEngine style): the convolution values of f_h rows x a
+ *    chunk of columns go to a small band in the scratch, which is pooled 4 channels per
+ *    SSUB8 + SEL; the convolution's output tensor never exists, and rows and columns no
+ *    pooling window covers are neither widened nor computed. With several bands of rows,
+ *    only the padded input rows of the current band are kept widened.
  */
 #ifndef TINYML_KERNELS_DSP_H
 #define TINYML_KERNELS_DSP_H
@@ -414,21 +420,22 @@ typedef struct {
   int16_t ld;         /* TML_LD_*: how the micro-kernel loads inputs */
 } tml_conv_geom;
 
-/* The padded input, widened to int16 (padding = zp_in). With `twin` (odd in_c * stride_w,
+/* The padded input rows py0 <= py < py1, widened to int16 (padding = zp_in), at buf. With `twin` (odd in_c * stride_w,
  * so every other window starts at an odd int16 offset) each row A is followed by the row
  * B[i] = A[i + 1]: the odd windows start at even offsets in B, so all four windows of a
  * block are word-aligned for LDRD. Slack at the end: values past a window's last filter row
  * are read times zero weights. */
-TML_AI void tml_conv_widen_input(const tml_conv_geom g, const int8_t *in, int16_t *buf) {
+TML_AI void tml_conv_widen_rows(const tml_conv_geom g, const int8_t *in, int16_t *buf,
+                                const int py0, const int py1) {
   const int C = g.in_c;
   const int row = g.pad_cols * C;
   const int step = g.twin ? 2 * g.row_elems : g.row_elems;
   const int x_lo = g.pad_w > 0 ? g.pad_w : 0;
   const int x_hi = g.pad_w + g.in_w < g.pad_cols ? g.pad_w + g.in_w : g.pad_cols;
   int py;
-  for (py = 0; py < g.pad_rows; ++py) {
+  for (py = py0; py < py1; ++py) {
     const int iy = py - g.pad_h;
-    int16_t *dst = buf + py * step;
+    int16_t *dst = buf + (py - py0) * step;
     if (iy < 0 || iy >= g.in_h) {
       tml_fill16(dst, g.in_zp, row);
     } else {
@@ -442,6 +449,11 @@ TML_AI void tml_conv_widen_input(const tml_conv_geom g, const int8_t *in, int16_
       dst[2 * g.row_elems - 1] = g.in_zp;
     }
   }
+}
+
+TML_AI void tml_conv_widen_input(const tml_conv_geom g, const int8_t *in, int16_t *buf) {
+  const int step = g.twin ? 2 * g.row_elems : g.row_elems;
+  tml_conv_widen_rows(g, in, buf, 0, g.pad_rows);
   tml_fill16(buf + g.pad_rows * step, 0, g.row_len4);
 }
 
@@ -546,6 +558,114 @@ TML_AI void tml_conv_dsp(const tml_conv_geom g, const int8_t *in, int8_t *out,
         tml_conv_block(g, weights, ch, buf, col, 2 * col, 3 * col, g.row_len4,
                        out + p * g.out_c, n, 4);
       }
+    }
+  }
+}
+
+/* ---- CONV_2D + MAX_POOL_2D, the convolution's output never stored ---------------------- */
+
+/* The pooling over the convolution's output grid (in the geometry of tml_conv_geom: a
+ * convolution "as 1-D along H" pools along its W), VALID, stride = window. The convolution
+ * values of `chunk` output columns (a multiple of f_w, of 4 when it is shorter than a row)
+ * times f_h rows go to a band of f_h * chunk * out_c bytes at byte `band` of the scratch,
+ * after the widened input; the band is pooled and overwritten by the next chunk. */
+typedef struct {
+  int16_t f_h, f_w, out_h, out_w, chunk, band;
+  int16_t rows; /* > 0: only the padded input rows of one band are widened (shared rows
+                 * moved, the others widened); 0: the whole padded input, once */
+} tml_fuse_geom;
+
+/* Output row oy, the n columns from x0 (a multiple of 4: the same 4-pixel blocks, hence the
+ * same aligned loads, as tml_conv_dsp), every channel, into dst (pixel after pixel). */
+TML_AI void tml_conv_cols(const tml_conv_geom g, const int8_t *in, int16_t *buf, const int oy,
+                          const int x0, const int n, int8_t *dst, const int8_t *weights,
+                          const tml_chan *ch) {
+  int i;
+  if (g.expand) {
+    const int pos = g.stride_w * g.in_c;
+    const int step = g.twin ? 2 * g.row_elems : g.row_elems;
+    const int shift = g.twin ? g.row_elems - 1 : 0;
+    const int16_t *row = buf + oy * g.stride_h * step + x0 * pos;
+    const int16_t *x = row;
+    int8_t *d = dst;
+    for (i = 0; i + 4 <= n; i += 4, x += 4 * pos, d += 4 * g.out_c) {
+      tml_conv_block(g, weights, ch, x, shift + pos, 2 * pos, shift + 3 * pos, g.dil_h * step,
+                     d, 4, 4);
+    }
+    for (; i < n; ++i, x += pos, d += g.out_c) { /* x0 is even: pixel i is odd when i is */
+      tml_conv_block(g, weights, ch, x + ((i & 1) ? shift : 0), 0, 0, 0, g.dil_h * step, d, 1,
+                     1);
+    }
+  } else {
+    const int col = g.k_h * g.row_len4;
+    int j, m;
+    for (i = 0; i < n; i += 4) {
+      m = n - i < 4 ? n - i : 4;
+      for (j = 0; j < m; ++j) tml_im2col(g, in, oy, x0 + i + j, buf + j * col);
+      if (m == 4) {
+        tml_conv_block(g, weights, ch, buf, col, 2 * col, 3 * col, g.row_len4,
+                       dst + i * g.out_c, 4, 4);
+      } else { /* columns past m hold stale (finite) values; their outputs are not stored */
+        tml_conv_block(g, weights, ch, buf, col, 2 * col, 3 * col, g.row_len4,
+                       dst + i * g.out_c, m, 4);
+      }
+    }
+  }
+}
+
+/* `cols` / f_w pooled pixels from a band of f_h rows of `cols` pixels (C % 4 == 0). */
+TML_AI void tml_band_max(const int8_t *band, int8_t *dst, const int cols, const int C,
+                         const int f_h, const int f_w) {
+  int p, c, fy, fx;
+  for (p = 0; p < cols / f_w; ++p, dst += C) {
+    const int8_t *corner = band + p * f_w * C;
+    for (c = 0; c < C; c += 4) {
+      uint32_t m = tml_rd32(corner + c);
+      TML_UNROLL
+      for (fy = 0; fy < f_h; ++fy) {
+        TML_UNROLL
+        for (fx = (fy == 0 ? 1 : 0); fx < f_w; ++fx) {
+          m = tml_max4(m, tml_rd32(corner + (fy * cols + fx) * C + c));
+        }
+      }
+      tml_wr32(dst + c, m);
+    }
+  }
+}
+
+/* CONV_2D whose output only feeds a MAX_POOL_2D: out receives the pooled values. Convolution
+ * rows and columns that no pooling window covers are not computed. */
+TML_AI void tml_conv_pool_dsp(const tml_conv_geom g, const tml_fuse_geom f, const int8_t *in,
+                              int8_t *out, uint32_t *scratch, const int8_t *weights,
+                              const tml_chan *ch) {
+  int16_t *buf = (int16_t *)(void *)scratch;
+  int8_t *band = (int8_t *)(void *)scratch + f.band;
+  const int used = f.out_w * f.f_w;
+  const int step = g.twin ? 2 * g.row_elems : g.row_elems;
+  const int adv = f.f_h * g.stride_h;             /* padded rows from one band to the next */
+  const int keep = f.rows > adv ? f.rows - adv : 0; /* rows two bands share */
+  int py, x0, r;
+  if (g.expand && f.rows) {
+    tml_fill16(buf + f.rows * step, 0, g.row_len4);
+  } else if (g.expand) {
+    tml_conv_widen_input(g, in, buf);
+  }
+  for (py = 0; py < f.out_h; ++py) {
+    if (g.expand && f.rows) { /* the padded rows of this band only */
+      if (py == 0 || keep == 0) {
+        tml_conv_widen_rows(g, in, buf, py * adv, py * adv + f.rows);
+      } else {
+        memmove(buf, buf + adv * step, (size_t)keep * step * 2);
+        tml_conv_widen_rows(g, in, buf + keep * step, py * adv + keep, py * adv + f.rows);
+      }
+    }
+    for (x0 = 0; x0 < used; x0 += f.chunk) {
+      const int n = used - x0 < f.chunk ? used - x0 : f.chunk;
+      for (r = 0; r < f.f_h; ++r) {
+        const int oy = f.rows ? r : py * f.f_h + r; /* banded: row r of the band */
+        tml_conv_cols(g, in, buf, oy, x0, n, band + r * n * g.out_c, weights, ch);
+      }
+      tml_band_max(band, out + (py * f.out_w + x0 / f.f_w) * g.out_c, n, g.out_c, f.f_h, f.f_w);
     }
   }
 }
