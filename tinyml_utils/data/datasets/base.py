@@ -235,8 +235,8 @@ def read_csv_checked(
     """A CSV (or .csv.gz) checked row by row; every problem names the file and the line.
 
     Checks: the archive decompresses; the file parses; the header has ``columns``; no row
-    is shorter than the header (a file cut mid-line); ``numeric`` columns hold finite
-    numbers (no NaN, inf, empty or text cells).
+    is shorter than the header (a file cut mid-line); ``numeric`` columns, where present,
+    hold finite numbers (no NaN, inf, empty or text cells).
     """
     path = Path(path)
     text = read_text(path)
@@ -252,12 +252,14 @@ def read_csv_checked(
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise DataError(
-            f"{path}: missing column(s) {missing} (found {list(frame.columns)[:20]}). Fix: "
+            f"{path}: missing columns {missing} (found {list(frame.columns)[:20]}). Fix: "
             "replace the file with the original, or add the columns."
         )
     n_fields = len(frame.columns) + (1 if index_col is not None else 0)
     lines = text.splitlines()
     for col in numeric:
+        if col not in frame.columns:  # optional: ``columns`` lists the required ones
+            continue
         values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=np.float64)
         bad = ~np.isfinite(values)
         if bad.any():

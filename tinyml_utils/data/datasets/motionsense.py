@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -149,9 +150,18 @@ SUBJECT_COLUMNS = ("code", "weight", "height", "age", "gender")
 def read_subjects(path: Path) -> pd.DataFrame:
     """The subject table (code, weight, height, age, gender); the file starts with a BOM.
 
-    A missing column or a cell that is not a number is a DataError naming the file and line.
+    No ``code`` column, or a cell that is not a number, is a DataError naming the file and
+    the line; the other columns are optional, and a warning names those missing.
     """
-    return read_csv_checked(path, columns=SUBJECT_COLUMNS, numeric=SUBJECT_COLUMNS)
+    table = read_csv_checked(path, columns=("code",), numeric=SUBJECT_COLUMNS)
+    missing = [c for c in SUBJECT_COLUMNS if c not in table.columns]
+    if missing:
+        warnings.warn(
+            f"{path}: no column(s) {missing} (found {list(table.columns)}); the original "
+            f"{SUBJECTS_FILE} has {list(SUBJECT_COLUMNS)}. The recordings are read anyway.",
+            stacklevel=2,
+        )
+    return table
 
 
 def read_recording(path: Path) -> np.ndarray:
