@@ -47,6 +47,7 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 import wave
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +87,10 @@ class Outcome:
     stderr: str = field(default="", repr=False)
 
 
+def _print_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
 def _child(argv: list[str], out_path: str, err_path: str, mem_bytes: int, cwd: str) -> None:
     """In the forked child: limits, redirections, then the command. Never returns."""
     try:
@@ -99,6 +104,10 @@ def _child(argv: list[str], out_path: str, err_path: str, mem_bytes: int, cwd: s
         sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb", buffering=0), write_through=True)
         sys.stderr = io.TextIOWrapper(os.fdopen(2, "wb", buffering=0), write_through=True)
         os.chdir(cwd)
+        # as a fresh `python -m tinyml_utils.cli`: warnings printed (not kept by a test runner)
+        warnings.resetwarnings()
+        warnings.simplefilter("default")
+        warnings.showwarning = _print_warning
         from tinyml_utils.cli import main
 
         rc = main(argv)
