@@ -55,7 +55,8 @@ from tinyml_utils.analyze.results import (
 )
 from tinyml_utils.core.errors import DataError, ModelFileError, TinyMLError
 from tinyml_utils.tflite import compute, memory
-from tinyml_utils.tflite.interpreters import ModelLike, TFLiteRunner, load_model_bytes
+from tinyml_utils.tflite.guard import predict_isolated, run_isolated
+from tinyml_utils.tflite.interpreters import ModelLike, load_model_bytes
 from tinyml_utils.tflite.reader import model_info
 from tinyml_utils.tflite.tflm import classify_tflm_support, measure_arena
 
@@ -105,33 +106,57 @@ def load_labelled_data(data: Any) -> LabelledData:
     if isinstance(data, LabelledData):
         return data
     if isinstance(data, tuple) and len(data) == 2:
-        x, y, description = data[0], data[1], "arrays given in Python"
+        x, y, description, where = data[0], data[1], "arrays given in Python", "the data"
     else:
-        path = Path(data)
-        if not path.is_file():
-            raise DataError(f"{path}: no such data file. Give an .npz with arrays x and y.")
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                if "x" not in npz or "y" not in npz:
-                    raise DataError(
-                        f"{path} holds {sorted(npz.files)}; it needs arrays named x and y "
-                        "(np.savez(path, x=x_test, y=y_test))."
-                    )
-                x, y = npz["x"], npz["y"]
-        except (OSError, ValueError) as exc:
-            raise DataError(f"{path}: not a readable .npz file ({exc}).") from exc
-        description = f"{path.name} ({len(x)} examples)"
+        x, y, description, where = _read_npz(Path(data))
     x, y = np.asarray(x), np.asarray(y)
+    if x.ndim == 0 or len(x) == 0:
+        raise DataError(f"{where}: x holds no examples (shape {x.shape}); give labelled data.")
     if y.ndim == 2 and y.shape[1] > 1:
         y = y.argmax(axis=1)  # one-hot labels
     y = y.reshape(-1)
-    if len(x) != len(y) or len(x) == 0:
-        raise DataError(f"x has {len(x)} examples and y {len(y)}; they must match (and be > 0).")
+    if len(x) != len(y):
+        raise DataError(f"{where}: x has {len(x)} examples and y {len(y)}; they must match.")
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+        raise DataError(f"{where}: x has dtype {x.dtype}; it must hold numbers.")
+    bad = ~np.isfinite(x.astype(np.float64)).reshape(len(x), -1).all(axis=1)
+    if bad.any():
+        raise DataError(
+            f"{where}: example {int(np.flatnonzero(bad)[0])} of x holds NaN or inf "
+            f"({int(bad.sum())} such example(s)). Fix: repair or drop them before benchmarking."
+        )
     if not np.issubdtype(y.dtype, np.integer):
-        if not np.all(np.equal(np.mod(y, 1), 0)):
-            raise DataError("y must hold integer class labels (or one-hot rows).")
+        numeric = np.issubdtype(y.dtype, np.number) and np.all(np.isfinite(y))
+        if not (numeric and np.all(np.equal(np.mod(y, 1), 0))):
+            raise DataError(f"{where}: y must hold integer class labels (or one-hot rows).")
         y = y.astype(np.int64)
+    if (y < 0).any():
+        raise DataError(f"{where}: y holds the label {int(y.min())}; labels are 0..K-1.")
     return LabelledData(x.astype(np.float32), y.astype(np.int64), description)
+
+
+def _read_npz(path: Path) -> tuple[Any, Any, str, str]:
+    """(x, y, description, where) of an .npz file; every failure names the file."""
+    if path.is_dir():
+        raise DataError(f"{path} is a folder; --data takes an .npz file with arrays x and y.")
+    if not path.is_file():
+        raise DataError(f"{path}: no such data file. Give an .npz with arrays x and y.")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if "x" not in npz or "y" not in npz:
+                raise DataError(
+                    f"{path} holds {sorted(npz.files)}; it needs arrays named x and y "
+                    "(np.savez(path, x=x_test, y=y_test))."
+                )
+            x, y = npz["x"], npz["y"]
+    except DataError:
+        raise
+    except Exception as exc:  # noqa: BLE001  (zipfile, zlib, EOF, format errors on a bad file)
+        raise DataError(
+            f"{path}: not a readable .npz file ({type(exc).__name__}: {exc}); it is cut short "
+            "or corrupt. Fix: save it again with np.savez(path, x=x, y=y)."
+        ) from exc
+    return x, y, f"{path.name} ({len(x)} examples)", str(path)
 
 
 def app_test_data(
@@ -174,12 +199,19 @@ def analyze_structure(model: ModelLike, name: str = "model", source: str = "") -
     return mb
 
 
-def accuracy_of(model: ModelLike, data: LabelledData, threads: int = 1) -> dict[str, Any]:
-    """Accuracy and balanced accuracy of the .tflite model on ``data`` (ai_edge_litert)."""
-
-    runner = TFLiteRunner(model, num_threads=threads)
-    scores = runner.predict(data.x)
+def accuracy_of(
+    model: ModelLike, data: LabelledData, threads: int = 1, where: str | None = None
+) -> dict[str, Any]:
+    """Accuracy and balanced accuracy of the .tflite model on ``data`` (ai_edge_litert, in a
+    child process: :func:`~tinyml_utils.tflite.guard.predict_isolated`)."""
+    scores = predict_isolated(model, data.x, "tflite", threads=threads, where=where)
     scores = scores.reshape(len(scores), -1)
+    n_classes = max(2, scores.shape[1])
+    if int(data.y.max()) >= n_classes:
+        raise DataError(
+            f"{data.description}: labels go up to {int(data.y.max())} but the model has "
+            f"{n_classes} classes (outputs); the data does not belong to this model."
+        )
     pred = (scores[:, 0] > 0.5).astype(np.int64) if scores.shape[1] == 1 else scores.argmax(1)
     y = data.y
     recalls = [float(np.mean(pred[y == c] == c)) for c in np.unique(y)]
@@ -225,8 +257,15 @@ def _benchmark_one(
                 t = time.perf_counter()
                 try:
                     x = data.x if data is not None and _fits(mb.info, data.x) else None
-                    mb.latency = latency_mod.measure_latency(
-                        raw, runs=runs, warmup=warmup, threads=threads, x=x, kernels=kernels
+                    mb.latency = run_isolated(  # native code in a child: a crash is a row
+                        "tinyml_utils.analyze.latency:measure_latency",
+                        raw,
+                        runs=runs,
+                        warmup=warmup,
+                        threads=threads,
+                        x=x,
+                        kernels=kernels,
+                        what=source,
                     )
                 except TinyMLError as exc:
                     mb.latency_error = str(exc)
@@ -234,7 +273,7 @@ def _benchmark_one(
             if data is not None:
                 t = time.perf_counter()
                 try:
-                    mb.accuracy = accuracy_of(raw, data, threads)
+                    mb.accuracy = accuracy_of(raw, data, threads, where=source)
                 except TinyMLError as exc:
                     mb.accuracy = {"accuracy_error": str(exc)}
                 mb.seconds["accuracy"] = time.perf_counter() - t

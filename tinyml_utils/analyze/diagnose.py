@@ -465,6 +465,13 @@ def diagnose(
         source = str(model) if not isinstance(model, bytes | bytearray) else ".tflite bytes"
         diagnosis = Diagnosis(source=source, model_bytes=data)
     else:
+        if isinstance(model, str | os.PathLike):
+            path = Path(model)
+            if path.is_dir() and not (path / "saved_model.pb").exists():
+                raise ModelFileError(  # said before TensorFlow is loaded (seconds)
+                    f"{path} is a folder but not a SavedModel (no saved_model.pb in it). Give a "
+                    ".tflite file, a SavedModel folder or a Keras .h5/.keras file."
+                )
         source = getattr(model, "name", None) or str(model)
         data, attempts = convert_for_diagnosis(model, variant, representative_data, batch_size)
         diagnosis = Diagnosis(source=f"{source} ({variant})", attempts=attempts, model_bytes=data)

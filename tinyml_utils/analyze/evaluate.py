@@ -28,8 +28,8 @@ import numpy as np
 
 from tinyml_utils import apps
 from tinyml_utils.core.errors import DataError, DatasetNotFoundError
-from tinyml_utils.model.train import evaluate_tflite
-from tinyml_utils.tflite.interpreters import load_model_bytes
+from tinyml_utils.model.train import evaluate_predictions
+from tinyml_utils.tflite.guard import check_model, predict_isolated
 
 
 @dataclass
@@ -114,7 +114,8 @@ def evaluate_model(
         dataset: an already loaded raw Dataset of the folder (skips reading ``data_dir``).
     """
 
-    model_bytes = load_model_bytes(model_path)  # clear error for a missing/corrupt model file
+    # the checks diagnose makes (structure, bounds) before any runtime sees the file
+    model_bytes = check_model(model_path).data
     recipe = load_params(model_path, params)
     app = app or recipe["app"]
     apps.check_app(app)
@@ -160,7 +161,16 @@ def evaluate_model(
             "window?); check the folder's content."
         )
     try:
-        result = evaluate_tflite(model_bytes, x, y, list(recipe["class_names"]), runtime=runtime)
+        # the runtime runs in a child process: a crash there is an error line, not exit 139
+        scores = predict_isolated(model_bytes, x, runtime, where=str(model_path))
+        names = list(recipe["class_names"])
+        scores = scores.reshape(len(y), -1)
+        if scores.shape[1] not in (1, len(names)):
+            raise DataError(
+                f"{model_path} has {scores.shape[1]} outputs but the recipe names "
+                f"{len(names)} classes"
+            )
+        result = evaluate_predictions(y, scores.argmax(axis=-1), names, scores)
     except DataError as exc:
         raise DataError(
             f"{exc} (the preprocessing parameters do not match this model: pass the "

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tinyml_utils.analyze import plots as plots_mod
+from tinyml_utils.core.files import OutputLock, atomic_path, atomic_write_text, output_folder
 from tinyml_utils.tflite.interpreters import ModelLike
 
 ModelsArg = ModelLike | Sequence[ModelLike] | Mapping[str, ModelLike]
@@ -133,11 +134,34 @@ def _sheet_name(name: str, used: set[str]) -> str:
     return sheet
 
 
+#: characters XLSX (XML 1.0) cannot hold: openpyxl raises IllegalCharacterError on them
+_XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xlsx_safe(df):
+    """A copy of ``df`` whose text cells and headers XLSX can store (control chars -> '?');
+    a tensor name in a model can hold any byte."""
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    if df is None or not len(df.columns):
+        return df
+
+    def clean(v):
+        return _XLSX_ILLEGAL.sub("?", v) if isinstance(v, str) else v
+
+    out = df.copy()
+    out.columns = [clean(str(c)) for c in out.columns]
+    for col in out.columns:
+        if not (is_numeric_dtype(out[col]) or is_bool_dtype(out[col])):
+            out[col] = out[col].map(clean)
+    return out
+
+
 def _write_xlsx(report: BenchmarkReport, path: Path) -> None:
     import pandas as pd
 
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        report.comparison.to_excel(writer, sheet_name="comparison", index=False)
+        _xlsx_safe(report.comparison).to_excel(writer, sheet_name="comparison", index=False)
         used: set[str] = set()
         for m in report.models:
             sheet = _sheet_name(m.name, used)
@@ -160,23 +184,41 @@ def _write_xlsx(report: BenchmarkReport, path: Path) -> None:
                     writer, sheet_name=sheet, startrow=row, index=False
                 )
                 if df is not None and len(df.columns):
-                    df.to_excel(writer, sheet_name=sheet, startrow=row + 1, index=False)
+                    _xlsx_safe(df).to_excel(writer, sheet_name=sheet, startrow=row + 1, index=False)
                     row += len(df) + 4
                 else:
                     row += 3
 
 
+def _csv(df, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False)
+
+
+def _png(fig, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+
+
 def save_report(report: BenchmarkReport, out: Path, plots: bool) -> list[Path]:
+    """Every file of the report, each written atomically (temp file + rename), while this
+    process holds the folder's lock (:class:`~tinyml_utils.core.files.OutputLock`)."""
+    out = output_folder(out)
+    with OutputLock(out, "a benchmark report"):
+        return _save(report, out, plots)
+
+
+def _save(report: BenchmarkReport, out: Path, plots: bool) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
     comparison = report.comparison
     path = out / "comparison.csv"
-    comparison.to_csv(path, index=False)
+    _csv(comparison, path)
     files.append(path)
     pvm = report.planned_vs_measured()
     if len(pvm):
         path = out / "planned_vs_measured.csv"
-        pvm.to_csv(path, index=False)
+        _csv(pvm, path)
         files.append(path)
     images: dict[str, list[str]] = {}
     for m in report.models:
@@ -187,7 +229,7 @@ def save_report(report: BenchmarkReport, out: Path, plots: bool) -> list[Path]:
         for table_name in ("ops", "layers", "tensors", "weights", "memory", "allocations"):
             df = getattr(m, table_name)
             path = folder / f"{table_name}.csv"
-            df.to_csv(path, index=False)
+            _csv(df, path)
             files.append(path)
         if plots and m.plan is not None:
             plt = plots_mod._pyplot()
@@ -197,12 +239,12 @@ def save_report(report: BenchmarkReport, out: Path, plots: bool) -> list[Path]:
                 m.plan, f"{m.name}: activation tensors", parts.get("arena head"), arena_bytes
             )
             path = folder / "arena.png"
-            fig.savefig(path, dpi=100, bbox_inches="tight")
+            _png(fig, path)
             plt.close(fig)
             files.append(path)
             fig = plots_mod.plot_per_op(m.layers, f"{m.name}: per op")
             path = folder / "per_op.png"
-            fig.savefig(path, dpi=100, bbox_inches="tight")
+            _png(fig, path)
             plt.close(fig)
             files.append(path)
             images[m.name] = [f"{m.name}/arena.png", f"{m.name}/per_op.png"]
@@ -210,21 +252,22 @@ def save_report(report: BenchmarkReport, out: Path, plots: bool) -> list[Path]:
         plt = plots_mod._pyplot()
         fig = plots_mod.plot_comparison(comparison[comparison["error"] == ""])
         path = out / "comparison.png"
-        fig.savefig(path, dpi=100, bbox_inches="tight")
+        _png(fig, path)
         plt.close(fig)
         files.append(path)
         images["comparison"] = ["comparison.png"]
     markdown = report.to_markdown()
     path = out / "summary.md"
-    path.write_text(markdown)
+    atomic_write_text(path, markdown)
     files.append(path)
-    (out / "comparison.md").write_text(_markdown_table(comparison))
+    atomic_write_text(out / "comparison.md", _markdown_table(comparison))
     files.append(out / "comparison.md")
     path = out / "summary.html"
-    path.write_text(_html(report, images))
+    atomic_write_text(path, _html(report, images))
     files.append(path)
     path = out / "benchmark.xlsx"
-    _write_xlsx(report, path)
+    with atomic_path(path) as tmp:
+        _write_xlsx(report, tmp)
     files.append(path)
     return files
 

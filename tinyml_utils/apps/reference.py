@@ -37,6 +37,7 @@ from tinyml_utils.apps.base import KB, Reference
 from tinyml_utils.apps.prepare import default_spec, prepare
 from tinyml_utils.apps.registry import get_app, references
 from tinyml_utils.core.errors import DataError, DatasetNotFoundError
+from tinyml_utils.core.files import atomic_write_text, replace_staged, staging_folder
 from tinyml_utils.core.paths import models_dir, portable_source, shared_data_dir
 from tinyml_utils.data.datasets import get_module
 from tinyml_utils.model import train
@@ -74,13 +75,29 @@ def train_reference(
     seed: int = 0,
     verbose: int = 2,
     write_results: bool = True,
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Train, convert, measure and save reference ``name``; returns its metrics dict."""
+    """Train, convert, measure and save reference ``name``; returns its metrics dict.
+
+    The files are written into a staging folder that replaces ``<out>/<name>/`` only at the
+    end (:func:`~tinyml_utils.core.files.replace_staged`): an interrupted run leaves the old
+    set whole. An existing set is replaced only with ``force=True`` (``--force``).
+    """
 
     known = references()
     if name not in known:
         raise DataError(f"unknown reference {name!r}; choose one of {sorted(known)}.")
     ref = known[name]
+    out = Path(out_root) if out_root is not None else models_dir()
+    final = out / name
+    existing = sorted(p.name for p in final.iterdir()) if final.is_dir() else []
+    if existing and not force:
+        raise DataError(
+            f"{final} already holds a reference model ({', '.join(existing[:4])}"
+            f"{', ...' if len(existing) > 4 else ''}); nothing was changed. Fix: pass --force "
+            "to replace it (the new set replaces the old one in one step once training "
+            "succeeded), or --out DIR to write a new set elsewhere."
+        )
     train.configure_threads(1, 1)  # small models; the machine is shared
     folder = data_dir_for(ref, data_dir)
     source = "local" if folder is not None else "synthetic"
@@ -106,9 +123,7 @@ def train_reference(
     train_seconds = time.perf_counter() - t0
     keras_result = train.evaluate_keras(model, data.x_test, data.y_test, data.class_names)
 
-    out = Path(out_root) if out_root is not None else models_dir()
-    target = out / name
-    target.mkdir(parents=True, exist_ok=True)
+    target = staging_folder(final)  # swapped in for models/<name>/ at the end
     with tempfile.TemporaryDirectory(prefix=f"ref_{name}_") as tmp:
         print(f"[{name}] converting to 4 variants and measuring them", flush=True)
         table = train.conversion_table(model, data, out_dir=tmp)
@@ -164,6 +179,8 @@ def train_reference(
         "parameters": count_weights(model),
         "epochs_run": len(history.history["loss"]),
         "training": training_text(ref),
+        "epochs_max": epochs or ref.epochs,
+        "epochs_recipe": ref.epochs,
         "seed": seed,
         "train_seconds": round(train_seconds, 1),
         "keras": keras_result.summary(),
@@ -189,6 +206,7 @@ def train_reference(
     recipe = {**data.preprocessing, "source": portable_source(data.preprocessing["source"])}
     (target / "preprocessing.json").write_text(json.dumps(recipe, indent=1) + "\n")
     (target / "metrics.json").write_text(json.dumps(metrics, indent=1, default=_json) + "\n")
+    replace_staged(target, final)
     print(f"[{name}] Keras test: {keras_result.accuracy:.2%}; int8 file:", flush=True)
     print(int8_result, flush=True)
     print(table.to_string(index=False), flush=True)
@@ -323,9 +341,9 @@ def update_results(out_root: str | Path) -> tuple[Path, Path]:
             found.append(json.loads(path.read_text()))
     table = pd.DataFrame([_row(m) for m in found], columns=RESULT_COLUMNS)
     csv_path = out / "results.csv"
-    table.to_csv(csv_path, index=False)
+    atomic_write_text(csv_path, table.to_csv(index=False))
     md_path = out / "RESULTS.md"
-    md_path.write_text(results_markdown(found))
+    atomic_write_text(md_path, results_markdown(found))
     return csv_path, md_path
 
 
@@ -352,6 +370,21 @@ def _target_text(metrics: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def _epochs_text(m: dict[str, Any]) -> str:
+    """ "12 epochs (early stopping ...)", saying --epochs when it was not the recipe's."""
+    run = m["epochs_run"]
+    word = "epoch" if run == 1 else "epochs"
+    recipe, most = m.get("epochs_recipe"), m.get("epochs_max")
+    how = (
+        m.get("training") or "early stopping on validation loss"
+        if m["examples"]["val"]
+        else "fixed: no validation split"
+    )
+    if recipe is not None and most is not None and most != recipe:
+        return f"{run} {word} (--epochs {most}; the recipe trains up to {recipe}, {how})"
+    return f"{run} {word} ({how})"
+
+
 def results_markdown(all_metrics: list[dict[str, Any]]) -> str:
     """The text of models/RESULTS.md."""
     lines = [
@@ -365,8 +398,9 @@ def results_markdown(all_metrics: list[dict[str, Any]]) -> str:
         "(`analyze.tflm.measure_arena`). KB = 1,024 bytes. Where the real data comes from and",
         "what it holds: `../shared/data/<app>/PROVENANCE.md`.",
         "",
-        "Reproduce one entry: `tinyml train-reference --app NAME` (seeded; seconds to a minute",
-        "on one core). Re-check the committed files: `pytest tests/test_reference_models.py`.",
+        "Reproduce one entry: `tinyml train-reference --app NAME --force` (seeded; seconds to a",
+        "minute on one core; without --force it refuses to replace the committed set). Re-check",
+        "the committed files: `pytest tests/apps/test_reference_models.py`.",
         "Evaluate on another folder in the dataset's layout (e.g. the blind holdout):",
         "`tinyml evaluate --data DIR models/NAME/model_int8.tflite`.",
         "",
@@ -395,16 +429,8 @@ def results_markdown(all_metrics: list[dict[str, Any]]) -> str:
             f"- Split: {m['split']}. Test examples: {m['examples']['test']} "
             f"(train {m['examples']['train']}, val {m['examples']['val']}).",
             f"- Model: `{m['spec']}`, {m['parameters']:,} parameters, input "
-            f"{tuple(m['input_shape'])}; {m['epochs_run']} epochs "
-            + "("
-            + (
-                m.get("training")
-                if m.get("training") and m["examples"]["val"]
-                else "early stopping on validation loss"
-                if m["examples"]["val"]
-                else "fixed: no validation split"
-            )
-            + f"), seed {m['seed']}, {m['train_seconds']} s.",
+            f"{tuple(m['input_shape'])}; {_epochs_text(m)}, seed {m['seed']}, "
+            f"{m['train_seconds']} s.",
             f"- Targets: {_target_text(m) or 'none'}.",
         ]
         if m.get("reference_project"):

@@ -28,6 +28,7 @@ import pandas as pd
 
 from tinyml_utils.analyze.benchmark import app_test_data, benchmark
 from tinyml_utils.core.errors import TinyMLError
+from tinyml_utils.core.files import OutputLock, output_folder
 from tinyml_utils.core.paths import build_dir
 from tinyml_utils.deploy import reference, target_bench
 
@@ -106,27 +107,28 @@ def _run_target(args: argparse.Namespace, data, out: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-
-    data = args.data
-    if args.dataset:
-        data = app_test_data(
-            args.dataset, source=args.source, data_dir=args.data_dir, quick=args.quick
+    # the folder is checked and locked before any work: a second run into it stops at once
+    out = output_folder(args.out or build_dir() / "benchmark")
+    with OutputLock(out, "tinyml benchmark"):
+        data = args.data
+        if args.dataset:
+            data = app_test_data(
+                args.dataset, source=args.source, data_dir=args.data_dir, quick=args.quick
+            )
+        if args.target == "cortex-m4":
+            return _run_target(args, data, str(out))
+        report = benchmark(
+            args.models,
+            data=data,
+            runs=args.runs,
+            warmup=args.warmup,
+            threads=args.threads,
+            out_dir=out,
+            arena=not args.no_arena,
+            latency=not args.no_latency,
+            plots=not args.no_plots,
+            progress=len(args.models) > 1,
         )
-    out = args.out or str(build_dir() / "benchmark")
-    if args.target == "cortex-m4":
-        return _run_target(args, data, out)
-    report = benchmark(
-        args.models,
-        data=data,
-        runs=args.runs,
-        warmup=args.warmup,
-        threads=args.threads,
-        out_dir=out,
-        arena=not args.no_arena,
-        latency=not args.no_latency,
-        plots=not args.no_plots,
-        progress=len(args.models) > 1,
-    )
     table = report.comparison
     shown = table[[c for c in _SHOWN if c in table.columns]].copy()
     if "tflm_runs" in shown:
@@ -137,16 +139,17 @@ def run(args: argparse.Namespace) -> int:
         print(shown.to_markdown(index=False))
     except ImportError:
         print(shown.to_string(index=False))
+    errors = list(report.errors)
     for m in report.models:
         if m.arena is not None and not m.arena.runs:
             print(f"{m.name}: {m.arena.reason}")
         if m.latency_error:
             print(f"{m.name}: latency not measured: {m.latency_error}")
-        if m.accuracy and "accuracy_error" in m.accuracy:
-            print(f"{m.name}: accuracy not measured: {m.accuracy['accuracy_error']}")
+        if m.accuracy and "accuracy_error" in m.accuracy:  # asked for and not given: an error
+            errors.append(f"{m.name}: accuracy not measured: {m.accuracy['accuracy_error']}")
     if report.data_description:
         print(f"accuracy measured on: {report.data_description}")
     print(f"wrote {len(report.files)} files to {out} (summary.md, benchmark.xlsx, ...)")
-    for line in report.errors:
+    for line in errors:
         print(f"tinyml benchmark: error: {line}", file=sys.stderr)
-    return 2 if report.errors else 0
+    return 2 if errors else 0

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from tinyml_utils.analyze.evaluate import evaluate_model
 from tinyml_utils.apps import APPS
-from tinyml_utils.core.errors import ModelFileError
 
 HELP = "evaluate a .tflite model on a data folder"
 
@@ -34,8 +33,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.model.is_file():
-        raise ModelFileError(f"{args.model}: no such file. Give the path of a .tflite model.")
     evaluation = evaluate_model(
         args.model,
         args.data,

@@ -5,15 +5,25 @@ tinyml export model_int8.tflite --name carsensor --out build/export --codegen  #
 tinyml export model_int8.tflite --name carsensor --out firmware/arduino --sketch
 The sketch reads the input normalisation (and, for keyword spotting, the audio front end's
 constants) from the preprocessing.json next to the model, or from --preprocessing.
+
+The model is checked first (tinyml_utils.tflite.guard); ``--name`` becomes a C identifier
+(letters, digits, ``_``); a sketch's ``.ino`` (which people edit) is replaced only with
+``--force``; a model TFLM cannot run still exports, with a warning saying why.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
+from tinyml_utils.core.errors import ModelFileError, TinyMLError
+from tinyml_utils.core.files import OutputLock, output_folder, refuse_overwrite
 from tinyml_utils.deploy.c_array import export_c_array
 from tinyml_utils.deploy.codegen import generate
+from tinyml_utils.deploy.identifiers import c_identifier
 from tinyml_utils.deploy.sketch import write_sketch
+from tinyml_utils.tflite.guard import check_model
+from tinyml_utils.tflite.tflm import classify_tflm_support
 
 HELP = "export a .tflite model as C arrays / generated C99 / a TFLM Arduino sketch"
 
@@ -33,11 +43,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="sketch: the model's preprocessing.json (default: the one next to the model)",
     )
+    parser.add_argument(
+        "--force", action="store_true", help="sketch: replace an existing (maybe edited) .ino"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    info = check_model(args.model)
+    name = c_identifier(args.name)
+    if name != args.name:
+        print(f"note: --name {args.name!r} is used as the C identifier {name!r}")
+    out = output_folder(args.out)
+    with OutputLock(out, "tinyml export"):
+        code = _export(args, name, out)
+    support = classify_tflm_support(info.data)
+    if not support.ok:
+        print(
+            "WARNING: TensorFlow Lite Micro cannot run this model, so the exported files will "
+            f"not work on a microcontroller as they are:\n{support.summary()}",
+            file=sys.stderr,
+        )
+    return code
+
+
+def _export(args: argparse.Namespace, name: str, out) -> int:
     if args.codegen:
-        g = generate(args.model, args.name, args.out)
+        try:
+            g = generate(args.model, name, out)
+        except TinyMLError:
+            raise
+        except (ValueError, TypeError, IndexError, KeyError, ZeroDivisionError) as exc:
+            # the generator (pure Python) trusts that the shapes of every op agree; a model
+            # whose tensors contradict each other gets one line, not a traceback
+            raise ModelFileError(
+                f"{args.model}: the C generator cannot handle this model "
+                f"({type(exc).__name__}: {exc}); its ops' shapes or data do not agree. Check "
+                "it with `tinyml diagnose`, or re-export it."
+            ) from exc
         print(f"wrote {', '.join(str(f) for f in g.files)}")
         print(
             f"{g.name}_invoke(): {g.macs} MACs, arena {g.arena_bytes} B, "
@@ -45,7 +87,10 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0
     if args.sketch:
-        s = write_sketch(args.name, args.model, args.out, preprocessing=args.preprocessing)
+        refuse_overwrite(
+            [out / name / f"{name}.ino"], args.force, "a sketch a person may have edited"
+        )
+        s = write_sketch(name, args.model, out, preprocessing=args.preprocessing)
         print(f"wrote {s.ino}, {s.model_header}, {s.model_source}")
         for f in s.extra_files:
             print(f"wrote {f}")
@@ -58,9 +103,7 @@ def run(args: argparse.Namespace) -> int:
             )
         return 0
 
-    exp = export_c_array(
-        args.model, args.out, args.name, arena_bytes=None if args.no_arena else "measure"
-    )
+    exp = export_c_array(args.model, out, name, arena_bytes=None if args.no_arena else "measure")
     print(f"wrote {exp.header} and {exp.source} ({exp.length} bytes, {exp.identifier})")
     for line in exp.summary:
         print("  " + line)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from tinyml_utils.apps.reference import train_reference
 from tinyml_utils.apps.registry import references
+from tinyml_utils.core.files import discard_staging
+from tinyml_utils.core.paths import models_dir
 
 HELP = "train the reference model of an app"
 
@@ -23,15 +25,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, help="maximum epochs (default: the app's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    parser.add_argument(
+        "--force", action="store_true", help="replace the set already in the output folder"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    train_reference(
-        args.app,
-        data_dir=args.data_dir,
-        out_root=args.out,
-        epochs=args.epochs,
-        seed=args.seed,
-        verbose=0 if args.quiet else 2,
-    )
+    try:
+        train_reference(
+            args.app,
+            data_dir=args.data_dir,
+            out_root=args.out,
+            epochs=args.epochs,
+            seed=args.seed,
+            verbose=0 if args.quiet else 2,
+            force=args.force,
+        )
+    except BaseException:  # Ctrl-C or an error: the committed set was never touched
+        discard_staging((args.out or models_dir()) / args.app)
+        raise
     return 0

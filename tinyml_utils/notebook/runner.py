@@ -12,6 +12,7 @@ runs, with whatever each notebook saved in ``results.json``, to ``build/notebook
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyml_utils.core.errors import TinyMLError
+from tinyml_utils.core.files import output_folder
 from tinyml_utils.core.paths import build_dir, notebooks_dir, portable_source
 from tinyml_utils.notebook.viewer import HEADLESS_ENV
 
@@ -99,6 +101,16 @@ def execute_notebook(
             f"{notebook.name} failed in cell {cell_number} ({first_line!r}): "
             f"{exc.ename}: {exc.evalue}. The executed copy with the traceback is {executed}."
         ) from exc
+    except Exception as exc:  # noqa: BLE001  (nbclient: DeadKernelError, timeouts, ...)
+        died = "DeadKernel" in type(exc).__name__ or "died" in str(exc).lower()
+        what = (
+            "the kernel died (out of memory, os._exit, or a crash in native code)"
+            if died
+            else f"{type(exc).__name__}: {str(exc)[:300]}"
+        )
+        raise NotebookFailed(
+            f"{notebook.name} failed: {what}. The partly executed copy is {executed}."
+        ) from exc
     seconds = time.perf_counter() - start
     results_file = artifacts / "results.json"
     results = json.loads(results_file.read_text()) if results_file.exists() else {}
@@ -156,17 +168,70 @@ def data_kind(source: Any) -> str:
     return f"real ({portable_source(str(source))})"
 
 
+def notebook_parameters(notebook: Path) -> dict[str, Any]:
+    """NAME -> default value in the notebook's ``parameters`` cell (literal values only)."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            defaults: dict[str, Any] = {}
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                    target = node.targets[0]
+                    if isinstance(target, ast.Name):
+                        try:
+                            defaults[target.id] = ast.literal_eval(node.value)
+                        except ValueError:
+                            defaults[target.id] = None  # an expression: type unknown
+            return defaults
+    return {}
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    return type(value).__name__
+
+
+def check_parameters(notebook: Path, parameters: dict[str, Any]) -> None:
+    """Refuse a ``--param`` whose value has another type than the notebook's default
+    (``EPOCHS=abc`` would fail later in whatever cell first uses it)."""
+    defaults = notebook_parameters(notebook)
+    for name, value in parameters.items():
+        default = defaults.get(name)
+        if default is None or isinstance(default, str):
+            continue  # unknown or None default, or text: any value will do
+        fractional = isinstance(value, float) and not value.is_integer()
+        int_default = isinstance(default, int) and not isinstance(default, bool)
+        if _kind(value) != _kind(default) or (int_default and fractional):
+            wanted = type(default).__name__
+            raise TinyMLError(
+                f"--param {name}={json.dumps(value)}: {notebook.name} expects {name} to be "
+                f"{'an' if wanted[0] in 'aeiou' else 'a'} {wanted} (its default is "
+                f"{default!r}). Fix: e.g. --param {name}={json.dumps(default)}."
+            )
+
+
 def run_notebooks(
     only: list[str] | None = None,
     quick: bool = True,
     out_root: Path | None = None,
     parameters: dict[str, Any] | None = None,
     keep_going: bool = False,
+    directory: Path | None = None,
 ) -> list[NotebookRun]:
-    """Execute the notebooks in order; stop at the first failure unless ``keep_going``."""
-    out_root = out_root or (build_dir() / "notebooks")
-    out_root.mkdir(parents=True, exist_ok=True)
-    notebooks = find_notebooks(only)
+    """Execute the notebooks in order; stop at the first failure unless ``keep_going``.
+
+    SUMMARY.md is written whatever happens to a notebook (even a dead kernel); parameters
+    of the wrong type are refused before any notebook runs (:func:`check_parameters`).
+    """
+    out_root = output_folder(out_root or (build_dir() / "notebooks"))
+    notebooks = find_notebooks(only, directory)
+    for notebook in notebooks:
+        check_parameters(notebook, parameters or {})
     runs: list[NotebookRun] = []
     failure: NotebookFailed | None = None
     for i, notebook in enumerate(notebooks, 1):

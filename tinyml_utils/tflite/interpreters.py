@@ -18,16 +18,42 @@ from tinyml_utils.core.quiet import native_output_captured
 ModelLike = bytes | bytearray | str | os.PathLike
 
 
+#: models larger than this are refused before they are read (``TINYML_MAX_MODEL_MB``)
+MAX_MODEL_MB = int(os.environ.get("TINYML_MAX_MODEL_MB", "256"))
+
+
 def load_model_bytes(model: ModelLike) -> bytes:
-    """Bytes of a .tflite model given as bytes or a path; clear errors for bad files."""
+    """Bytes of a .tflite model given as bytes or a path; clear errors for bad files.
+
+    A folder, a missing file, a file over ``TINYML_MAX_MODEL_MB`` (default 256 MB; checked
+    before reading it), an empty file or one without the TFLite identifier is a
+    :class:`ModelFileError` naming the path and the fix.
+    """
     if isinstance(model, bytes | bytearray):
         data = bytes(model)
         where = "the model bytes"
     else:
         path = Path(model)
+        if path.is_dir():
+            inside = sorted(p.name for p in path.glob("*.tflite"))[:3]
+            hint = f" (it holds {', '.join(inside)})" if inside else ""
+            raise ModelFileError(
+                f"{path} is a folder, not a .tflite file{hint}. Give the path of the model "
+                "file itself."
+            )
         if not path.is_file():
             raise ModelFileError(f"{path}: no such file. Give the path of a .tflite model.")
-        data = path.read_bytes()
+        size = path.stat().st_size
+        if size > MAX_MODEL_MB << 20:
+            raise ModelFileError(
+                f"{path} is {size / 2**20:,.0f} MB; the workbook reads models up to "
+                f"{MAX_MODEL_MB} MB (a microcontroller model is well under 1 MB), so it was not "
+                "read. Is it the right file? Set TINYML_MAX_MODEL_MB to raise the limit."
+            )
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ModelFileError(f"{path}: cannot be read ({exc.strerror or exc}).") from exc
         where = str(path)
     if len(data) == 0:
         raise ModelFileError(f"{where}: the file is empty (0 bytes); re-export the model.")

@@ -390,7 +390,52 @@ def _parse(data: bytes) -> ModelInfo:
             tensors[i].is_output = True
         name = sg.string(4, f"the name of subgraph {si}") or ""
         model.subgraphs.append(SubgraphInfo(si, name, tensors, ops, sg_inputs, sg_outputs))
+    _check_bounds(model, r)
     return model
+
+
+#: no tensor of a model a PC benchmarks comes near this (the largest activations are ~100 MB)
+MAX_TENSOR_BYTES = 512 << 20
+
+
+def _check_bounds(model: ModelInfo, r: _Reader) -> None:
+    """Shapes no runtime can hold (issue 12): the interpreters trust the file's shapes and
+    read outside their buffers (SIGSEGV) or allocate gigabytes; refuse them here, for every
+    command that reads a model."""
+    for sg in model.subgraphs:
+        inputs = set(sg.inputs)
+        for op in sg.ops:  # an op reading a tensor nothing writes: runtimes read garbage
+            for i in op.inputs:
+                t = sg.tensors[i] if i >= 0 else None
+                if t is None or t.is_constant or t.is_variable or i in inputs:
+                    continue
+                if t.producer is None and t.nbytes > 0:
+                    raise r.fail(
+                        f"op {op.index} ({op.name}) reads tensor {i} ({t.name[:60]!r}), which "
+                        "has no data, is not a model input and is written by no op"
+                    )
+        for t in sg.tensors:
+            label = f"tensor {t.index} ({t.name[:60]!r})"
+            negative = [d for d in t.shape if d < 0]
+            if negative:
+                raise r.fail(
+                    f"{label} has dimension {negative[0]} in its shape {list(t.shape)}; "
+                    "a dimension cannot be negative"
+                )
+            if t.dtype in ("string", "resource", "variant"):
+                continue
+            nbytes = t.nbytes
+            if nbytes > MAX_TENSOR_BYTES:
+                raise r.fail(
+                    f"{label} of shape {list(t.shape)} would take {nbytes / 2**20:,.0f} MB "
+                    f"(dimension {max(t.shape)}); the limit is {MAX_TENSOR_BYTES >> 20} MB "
+                    "per tensor"
+                )
+            if t.is_constant and not t.sparse and model.buffers[t.buffer].size < nbytes:
+                raise r.fail(
+                    f"constant {label} of shape {list(t.shape)} needs {nbytes:,} bytes but its "
+                    f"buffer {t.buffer} holds {model.buffers[t.buffer].size:,}"
+                )
 
 
 def model_info(model: ModelLike) -> ModelInfo:

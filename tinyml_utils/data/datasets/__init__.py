@@ -57,7 +57,7 @@ def canonical_name(name: str) -> str:
     """The dataset name for ``name`` (case and spaces ignored)."""
     key = str(name).strip().lower()
     if key not in NAMES:
-        raise ValueError(f"unknown dataset {name!r}; choose one of {list(NAMES)}")
+        raise DataError(f"unknown dataset {name!r}; choose one of {list(NAMES)}")
     return key
 
 

@@ -16,13 +16,18 @@ layout to create and the download command.
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
+import warnings
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from tinyml_utils.core.errors import DataError, DatasetNotFoundError
 from tinyml_utils.core.paths import DATA_DIR_ENV, cache_dir, portable_source, shared_data_dir
@@ -73,6 +78,8 @@ class Dataset:
                 f"{self.name}: labels must be in 0..{len(self.class_names) - 1} "
                 f"(one per class name), got {self.y.min()}..{self.y.max()}"
             )
+        where = self.source.split(":", 1)[1] if ":" in self.source else self.name
+        check_finite(self.x, f"{self.name} data from {where}", self.groups)
 
     def __len__(self) -> int:
         return len(self.y)
@@ -188,3 +195,135 @@ def check_source(source: str) -> str:
 
 def local_source(path: Path) -> str:
     return f"local:{path}"
+
+
+# ---------------------------------------------------------------------------------------
+# Reading files with errors that name the file and the line
+# ---------------------------------------------------------------------------------------
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """A text file, or a .gz of one, whole; corrupt/truncated archives name the file."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc.strerror or exc}).") from exc
+    if path.suffix == ".gz":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DataError(
+                f"{path}: a corrupt or truncated gzip file ({exc}). Fix: replace it with the "
+                "original file (or download the dataset again)."
+            ) from exc
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path}: not a UTF-8 text file (byte {exc.start}). Fix: replace it with the "
+            "original file."
+        ) from exc
+
+
+def read_csv_checked(
+    path: str | os.PathLike,
+    columns: Sequence[str] = (),
+    numeric: Sequence[str] = (),
+    index_col: int | None = None,
+) -> pd.DataFrame:
+    """A CSV (or .csv.gz) checked row by row; every problem names the file and the line.
+
+    Checks: the archive decompresses; the file parses; the header has ``columns``; no row
+    is shorter than the header (a file cut mid-line); ``numeric`` columns, where present,
+    hold finite numbers (no NaN, inf, empty or text cells).
+    """
+    path = Path(path)
+    text = read_text(path)
+    if not text.strip():
+        raise DataError(f"{path}: the file is empty. Fix: replace it with the original file.")
+    try:
+        frame = pd.read_csv(io.StringIO(text), index_col=index_col, skip_blank_lines=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise DataError(
+            f"{path}: cannot be read as CSV ({exc}). Fix: replace it with the original file."
+        ) from exc
+    frame.columns = [str(c).strip() for c in frame.columns]
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{path}: missing columns {missing} (found {list(frame.columns)[:20]}). Fix: "
+            "replace the file with the original, or add the columns."
+        )
+    n_fields = len(frame.columns) + (1 if index_col is not None else 0)
+    lines = text.splitlines()
+    for col in numeric:
+        if col not in frame.columns:  # optional: ``columns`` lists the required ones
+            continue
+        values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            line = lines[row + 1] if row + 1 < len(lines) else ""
+            fields = line.count(",") + 1
+            if fields < n_fields:
+                cut = row + 2 == len(lines) and not text.endswith("\n")
+                raise DataError(
+                    f"{path}, line {row + 2}: {fields} of {n_fields} fields"
+                    + (" (the file ends mid-line: it was cut short)" if cut else "")
+                    + ". Fix: replace the file with the original, or remove the line."
+                )
+            value = frame[col].iloc[row]
+            shown = repr(value) if isinstance(value, str) else str(value)
+            raise DataError(
+                f"{path}, line {row + 2}: column {col!r} holds {shown}, not a "
+                f"finite number ({int(bad.sum())} such value(s) in the column). Fix: replace "
+                "the file with the original, or remove the rows."
+            )
+    if not text.endswith("\n"):
+        warnings.warn(
+            f"{path} does not end with a line break: if it was cut short, its last row "
+            f"(line {len(lines)}) may be incomplete.",
+            stacklevel=2,
+        )
+    return frame
+
+
+def check_finite(x: Any, where: str, groups: Sequence[Any] | None = None) -> None:
+    """Refuse NaN / inf in an array (or a list of arrays, one per recording)."""
+    items = [x] if isinstance(x, np.ndarray) else list(x)
+    for k, item in enumerate(items):
+        a = np.asarray(item)
+        if not np.issubdtype(a.dtype, np.floating):
+            continue
+        finite = np.isfinite(a)
+        if finite.all():
+            continue
+        first = np.argwhere(~finite)[0]
+        example = int(first[0]) if isinstance(x, np.ndarray) else k
+        group = f" (group {groups[example]!s})" if groups is not None and len(groups) else ""
+        raise DataError(
+            f"{where}: example {example}{group} holds {a[tuple(first)]} ({int((~finite).sum())} "
+            "non-finite value(s)). Fix: repair or remove that example in the data files."
+        )
+
+
+def warn_clip_lengths(lengths: Sequence[int], expected: int, sample_rate: float, where: str):
+    """One warning with counts when clips are padded or trimmed to ``expected`` samples."""
+    lengths = np.asarray(lengths)
+    short, long = int((lengths < expected).sum()), int((lengths > expected).sum())
+    if short or long:
+        seconds = expected / sample_rate
+        parts = []
+        if short:
+            parts.append(
+                f"{short} clip(s) shorter than {seconds:g} s (shortest "
+                f"{lengths.min() / sample_rate:.2f} s) were padded with silence"
+            )
+        if long:
+            parts.append(
+                f"{long} clip(s) longer than {seconds:g} s (longest "
+                f"{lengths.max() / sample_rate:.2f} s) were trimmed"
+            )
+        warnings.warn(f"{where}: " + "; ".join(parts) + ".", stacklevel=2)
+    return short, long

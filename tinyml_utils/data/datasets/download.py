@@ -25,6 +25,7 @@ import tarfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,22 +165,30 @@ def extract(archive: str | os.PathLike, dest: str | os.PathLike) -> Path:
     """Unpack a .zip, .tar, .tar.gz or .tgz file into ``dest``; refuses unsafe member paths."""
     archive, dest = Path(archive), Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf:
-            names = [n for n in zf.namelist() if not n.startswith("__MACOSX")]
-            bad = [n for n in names if not _inside(dest, n)]
-            if bad:
-                raise DataError(
-                    f"{archive.name}: unsafe paths in the zip ({bad[0]}); not extracted"
-                )
-            zf.extractall(dest, members=names)
-    elif tarfile.is_tarfile(archive):
-        with tarfile.open(archive) as tf:
-            tf.extractall(dest, filter="data")
-    else:
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                names = [n for n in zf.namelist() if not n.startswith("__MACOSX")]
+                bad = [n for n in names if not _inside(dest, n)]
+                if bad:
+                    raise DataError(
+                        f"{archive.name}: unsafe paths in the zip ({bad[0]}); not extracted"
+                    )
+                zf.extractall(dest, members=names)
+        elif tarfile.is_tarfile(archive):
+            with tarfile.open(archive) as tf:
+                tf.extractall(dest, filter="data")
+        else:
+            raise DataError(
+                f"{archive} is neither a zip nor a tar archive. Fix: delete it and download again."
+            )
+    except DataError:
+        raise
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, zlib.error) as exc:
         raise DataError(
-            f"{archive} is neither a zip nor a tar archive. Fix: delete it and download again."
-        )
+            f"{archive}: a corrupt or truncated archive ({type(exc).__name__}: {exc}); what was "
+            "extracted is incomplete. Fix: delete the file and download again."
+        ) from exc
     return dest
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from tinyml_utils.data.datasets.base import (
     check_source,
     download_cache_folder,
     local_source,
+    read_csv_checked,
     resolve_path,
 )
 from tinyml_utils.data.datasets.download import Remote, download_dataset
@@ -142,33 +144,34 @@ def find_trials_folder(path: Path) -> Path | None:
     return None
 
 
+SUBJECT_COLUMNS = ("code", "weight", "height", "age", "gender")
+
+
 def read_subjects(path: Path) -> pd.DataFrame:
-    """The subject table (code, weight, height, age, gender); the file starts with a BOM."""
-    table = pd.read_csv(path, encoding="utf-8-sig")
-    table.columns = [c.strip() for c in table.columns]
-    if "code" not in table.columns:
-        raise DataError(
-            f"{path}: no 'code' column (found {list(table.columns)}). Fix: use the original "
-            f"{SUBJECTS_FILE} with columns code, weight, height, age, gender."
+    """The subject table (code, weight, height, age, gender); the file starts with a BOM.
+
+    No ``code`` column, or a cell that is not a number, is a DataError naming the file and
+    the line; the other columns are optional, and a warning names those missing.
+    """
+    table = read_csv_checked(path, columns=("code",), numeric=SUBJECT_COLUMNS)
+    missing = [c for c in SUBJECT_COLUMNS if c not in table.columns]
+    if missing:
+        warnings.warn(
+            f"{path}: no column(s) {missing} (found {list(table.columns)}); the original "
+            f"{SUBJECTS_FILE} has {list(SUBJECT_COLUMNS)}. The recordings are read anyway.",
+            stacklevel=2,
         )
     return table
 
 
 def read_recording(path: Path) -> np.ndarray:
-    """One sub_<n>.csv(.gz) file as a float32 array (T, 12) in CHANNELS order."""
-    try:
-        frame = pd.read_csv(path, index_col=0)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
-        raise DataError(
-            f"{path}: cannot be read as CSV ({exc}). Fix: replace it with the original file."
-        ) from exc
-    missing = [c for c in CHANNELS if c not in frame.columns]
-    if missing:
-        raise DataError(
-            f"{path}: missing columns {missing}. Fix: each MotionSense CSV needs an index column "
-            f"followed by the 12 columns {CHANNELS}; replace the file with the original."
-        )
-    values = frame[CHANNELS].to_numpy(dtype=np.float32)
+    """One sub_<n>.csv(.gz) file as a float32 array (T, 12) in CHANNELS order.
+
+    A corrupt or truncated archive, a missing column, a row cut short or a value that is
+    not a finite number (NaN, inf, empty) is a DataError naming the file and the line.
+    """
+    frame = read_csv_checked(path, columns=CHANNELS, numeric=CHANNELS, index_col=0)
+    values = frame[list(CHANNELS)].to_numpy(dtype=np.float32)
     if len(values) == 0:
         raise DataError(f"{path}: has no data rows. Fix: replace it with the original file.")
     return values
