@@ -140,7 +140,7 @@ def tiny_prepared():
         input_shape=data.x_train.shape[1:],
         num_classes=len(data.class_names),
         conv_filters=(8, 16),
-        pools=2,
+        pools=1,
         dense_units=(32,),
     )
     return data, spec
