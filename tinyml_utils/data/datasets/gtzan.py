@@ -47,6 +47,7 @@ from tinyml_utils.data.datasets.base import (
     check_source,
     download_cache_folder,
     local_source,
+    read_csv_checked,
     resolve_path,
 )
 from tinyml_utils.data.datasets.download import COMPLETE_MARKER, Remote, download_dataset
@@ -207,12 +208,10 @@ def find_audio_folder(path: Path) -> Path | None:
 
 def read_features(path: Path) -> Dataset:
     """A Kaggle GTZAN features CSV as float32 (N, n_features) with genre labels."""
-    try:
-        frame = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(
-            f"{path}: cannot be read as CSV ({exc}). Fix: use the Kaggle {FEATURES_FILE}."
-        ) from exc
+    # every problem names the file and its line (a NaN, a row cut short, a corrupt .gz)
+    header = read_csv_checked(path, columns=("filename", "label"))
+    numeric = [c for c in header.columns if c not in NON_FEATURE_COLUMNS]
+    frame = read_csv_checked(path, columns=("filename", "label"), numeric=numeric)
     missing = [c for c in ("filename", "label") if c not in frame.columns]
     if missing:
         raise DataError(

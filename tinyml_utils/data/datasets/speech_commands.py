@@ -45,6 +45,7 @@ from tinyml_utils.data.datasets.base import (
     download_cache_folder,
     local_source,
     resolve_path,
+    warn_clip_lengths,
 )
 from tinyml_utils.data.datasets.download import Remote, download_dataset
 
@@ -266,6 +267,22 @@ def read_clip(path: Path, name: str) -> np.ndarray:
     return fit_length(audio.mean(axis=1))
 
 
+def clip_samples(path: Path, name: str) -> int:
+    """How many samples the file behind a clip name holds (its header only; noise
+    recordings are cut into whole seconds, so they count as exactly one clip)."""
+    import soundfile as sf
+
+    rel, _, k = name.partition("#")
+    if k:
+        return CLIP_SAMPLES
+    try:
+        return int(sf.info(str(path / rel)).frames)
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        raise DataError(
+            f"{path / rel}: not a readable WAV file ({exc}). Fix: replace or delete the file."
+        ) from exc
+
+
 def read_clips(path: str | os.PathLike, names) -> np.ndarray:
     """Clips ``(n, 16000)`` float32 by name (e.g. ``ds.meta["files"]`` of a split)."""
     path = Path(path)
@@ -304,6 +321,12 @@ def read_folder(
     entries = select_clips(path, wake_word, max_per_word, max_per_class)
     files = [clip_name(e) for e in entries]
     words = np.array([e[1] for e in entries])
+    warn_clip_lengths(
+        [clip_samples(path, f) for f in files],
+        CLIP_SAMPLES,
+        SAMPLE_RATE,
+        f"speech_commands {path.name}",
+    )
     meta = {
         "words": words,
         "files": np.array(files),
