@@ -211,7 +211,15 @@ def read_features(path: Path) -> Dataset:
     # every problem names the file and its line (a NaN, a row cut short, a corrupt .gz)
     header = read_csv_checked(path, columns=("filename", "label"))
     numeric = [c for c in header.columns if c not in NON_FEATURE_COLUMNS]
-    frame = read_csv_checked(path, columns=("filename", "label"), numeric=numeric)
+    try:
+        frame = read_csv_checked(path, columns=("filename", "label"), numeric=numeric)
+    except DataError as exc:  # name the track of the bad line too
+        found = re.search(r", line (\d+):", str(exc))
+        row = int(found.group(1)) - 2 if found else -1
+        if 0 <= row < len(header):
+            track = str(header["filename"].iloc[row]).removesuffix(".wav")
+            raise DataError(f"{exc} (track {track})") from exc
+        raise
     missing = [c for c in ("filename", "label") if c not in frame.columns]
     if missing:
         raise DataError(
