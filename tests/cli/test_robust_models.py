@@ -17,6 +17,7 @@ from conftest import app_data_dir
 from robust_helpers import CARSENSOR, MUSIC, cli, flip_5433, mutant, named_error, tinyml
 
 from tinyml_utils.core.paths import repo_root
+from tinyml_utils.tflite.reader import model_info
 
 # --------------------------------------------------------------------------- finding 1
 
@@ -54,7 +55,9 @@ def test_native_crash_in_the_runtime_is_contained():
 
 def test_input_dimension_out_of_bounds_is_rejected(tmp_path):
     """Finding 4: input dimensions of 2^30 or -5 passed benchmark and export with exit 0."""
-    at = CARSENSOR.read_bytes().find(struct.pack("<iiii", 3, 1, 100, 3))
+    shape = model_info(CARSENSOR).tensor(model_info(CARSENSOR).inputs[0]).shape
+    # the input's shape vector in the file: its length, then the dimensions (batch first)
+    at = CARSENSOR.read_bytes().find(struct.pack(f"<{len(shape) + 1}i", len(shape), *shape))
     assert at > 0
     for value in (1 << 30, -5):
         bad = mutant(
