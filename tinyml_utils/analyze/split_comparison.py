@@ -20,6 +20,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from tinyml_utils import apps
+from tinyml_utils.core.paths import portable_source
 from tinyml_utils.model import train
 from tinyml_utils.model.cnn import build_cnn, count_weights
 
@@ -53,7 +54,7 @@ def compare_splits(
             {
                 "split": label,
                 "seed": seed,
-                "data_source": data.source,
+                "data_source": portable_source(data.source),
                 "train": len(data.y_train),
                 "val": len(data.y_val),
                 "test": len(data.y_test),
