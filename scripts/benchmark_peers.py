@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         plugin = tflm_target.build_plugin(tmp)
         for app in tqdm(app_list, desc="apps"):
             model = models[app]
-            inputs = tflm_target.app_inputs(app, args.n)
+            inputs = examples.app_inputs(app, args.n)
             kind = inputs.source.split(":")[0]  # "local:<folder>" -> "local" (no paths in files)
             where = f"real, ../shared/data/{app}" if kind == "local" else kind
             sources.append(f"{app}: {len(inputs.x)} inputs ({where})")

@@ -257,3 +257,20 @@ def test_codegen_arena_of_committed_models_within_planned_bound(tmp_path, app):
     info = model_info(path.read_bytes())
     stored = sum(t.nbytes for t in info.tensors if not t.is_constant and not t.is_input)
     assert gen.arena_bytes < stored  # not every tensor is kept
+
+
+def test_array_bytes_reads_our_array_and_xxds(tmp_path, cover_models):
+    model = cover_models["cover1d"]
+    exp = c_array.export_c_array(model, tmp_path, "m", arena_bytes=None)
+    ours = exp.source.read_text()
+    assert c_array.array_bytes(ours) == model
+    xxd_style = (
+        "unsigned char m_tflite[] = {\n  0x1c, 0x00, 0xff\n};\nunsigned int m_tflite_len = 3;\n"
+    )
+    assert c_array.array_bytes(xxd_style) == b"\x1c\x00\xff"
+    assert c_array.declaration_lines(xxd_style) == [
+        "unsigned char m_tflite[] = {",
+        "unsigned int m_tflite_len = 3;",
+    ]
+    with pytest.raises(DataError, match="no `name"):
+        c_array.array_bytes("int x = 1;")

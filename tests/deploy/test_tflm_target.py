@@ -103,7 +103,7 @@ def _inputs(app: str, model: bytes) -> np.ndarray:
             from conftest import app_data_dir
 
             app_data_dir(app)  # skips locally / fails in CI
-    inputs = tflm_target.app_inputs(app, N_INPUTS)
+    inputs = examples.app_inputs(app, N_INPUTS)
     if app != "carsensor":
         assert inputs.source.startswith("local"), inputs.source
     return reference.quantize_input(model, inputs.x).reshape(len(inputs.x), -1)
@@ -165,7 +165,7 @@ def test_sketch_core_on_target_equals_tflm(app, tflm_cmsis_nn, tmp_path):
         pytest.skip(f"no committed sketch for {app}")
     model = _models()[app]
     x = _inputs(app, model)
-    inputs = tflm_target.app_inputs(app, N_INPUTS)
+    inputs = examples.app_inputs(app, N_INPUTS)
     got = tflm_equivalence.run_sketch_core(tflm_cmsis_nn, folder, inputs.x, tmp_path / "sketch")
     want = _tflm_host(model, x)
     assert got.shape == want.shape

@@ -254,3 +254,19 @@ def compile_round_trip(export: CArrayExport, work_dir: str | Path) -> RoundTrip:
     back = work / "round_trip.tflite"
     out = subprocess.run([str(exe), str(back)], check=True, capture_output=True, text=True)
     return RoundTrip(back.read_bytes(), int(out.stdout.strip()))
+
+
+def array_bytes(c_source: str) -> bytes:
+    """The bytes of the first ``name[] = { 0x.., ... };`` array in C text (ours or ``xxd -i``'s)."""
+    start = c_source.find("[]")
+    open_brace = c_source.find("{", start) if start >= 0 else -1
+    close = c_source.find("};", open_brace) if open_brace >= 0 else -1
+    if close < 0:
+        raise DataError("no `name[] = { ... };` array in this C text")
+    body = c_source[open_brace + 1 : close]
+    return bytes(int(h, 16) for h in re.findall(r"0x([0-9a-fA-F]{2})", body))
+
+
+def declaration_lines(c_source: str) -> list[str]:
+    """The lines of C text that declare an array (``name[]``) or its length (``_len =``)."""
+    return [line for line in c_source.splitlines() if "[]" in line or "_len =" in line]

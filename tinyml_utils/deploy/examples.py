@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyml_utils import apps
-from tinyml_utils.core.paths import models_dir, shared_data_dir
+from tinyml_utils.core.paths import models_dir
 from tinyml_utils.model.cnn import build_cnn
 from tinyml_utils.tflite.convert import convert
 
@@ -34,13 +34,10 @@ class AppInputs:
 def app_inputs(app: str, n: int = 128, data_dir: str | None = None, seed: int = 0) -> AppInputs:
     """``n`` model inputs (test, then validation, then training examples) of ``app``.
 
-    Real data from ``data_dir`` or ``../shared/data/<app>`` when present; synthetic otherwise.
+    The data ``apps.prepare(source="auto")`` finds: ``data_dir``, ``$TINYML_DATA_DIR`` or
+    ``../shared/data/<app>``, else the synthetic stand-in (``source`` says which).
     """
-    root = Path(data_dir) if data_dir else None
-    if root is None and shared_data_dir() is not None and (shared_data_dir() / app).is_dir():
-        root = shared_data_dir() / app
-    source, folder = ("local", root) if root is not None else ("synthetic", None)
-    data = apps.prepare(app, source=source, data_dir=folder, quick=True, seed=seed)
+    data = apps.prepare(app, source="auto", data_dir=data_dir, quick=True, seed=seed)
     parts = [p for p in (data.x_test, data.x_val, data.x_train) if p is not None and len(p)]
     x = np.concatenate(parts)[:n].astype(np.float32)
     return AppInputs(x, data.source)

@@ -37,10 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tinyml_utils import apps
 from tinyml_utils.core.errors import TinyMLError
 from tinyml_utils.core.paths import repo_root
-from tinyml_utils.deploy import codegen, emulators, examples, mcu_bench, toolchains
+from tinyml_utils.deploy import codegen, emulators, mcu_bench, toolchains
 from tinyml_utils.deploy.op_resolver import method_name, model_ops
 from tinyml_utils.tflite.reader import model_info
 
@@ -114,15 +113,6 @@ class TflmBuildError(TinyMLError, RuntimeError):
 
 
 # ----------------------------------------------------------------------------- inputs
-
-
-def app_inputs(app: str, n: int) -> examples.AppInputs:
-    """``n`` float model inputs of ``app`` (test split first, then validation, training):
-    real data wherever ``apps.prepare(source="auto")`` finds it ($TINYML_DATA_DIR or
-    ``../shared/data``), else its synthetic stand-in (``source`` says which)."""
-    data = apps.prepare(app, source="auto", quick=True)
-    parts = [p for p in (data.x_test, data.x_val, data.x_train) if p is not None and len(p)]
-    return examples.AppInputs(np.concatenate(parts)[:n].astype(np.float32), data.source)
 
 
 # ----------------------------------------------------------------------------- the library

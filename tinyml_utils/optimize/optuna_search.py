@@ -63,7 +63,7 @@ from optuna.trial import TrialState
 from tqdm.auto import tqdm
 
 from tinyml_utils import apps
-from tinyml_utils.core.errors import DataError
+from tinyml_utils.core.errors import DataError, TinyMLError
 from tinyml_utils.core.tf import keras
 from tinyml_utils.model.cnn import build_cnn
 from tinyml_utils.optimize import boards
@@ -125,11 +125,16 @@ def make_storage(storage: str | os.PathLike) -> optuna.storages.RDBStorage:
             sqlalchemy.exc.IntegrityError,
             sqlalchemy.exc.OperationalError,
             sqlalchemy.exc.ProgrammingError,
-        ):
+        ) as exc:
             # two workers creating the tables of a new database at once: one wins, and the
             # other finds them made on its next try
             if attempt == 4:
-                raise
+                shown = sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+                raise TinyMLError(
+                    f"cannot open the study storage {shown}: {getattr(exc, 'orig', exc)}. Fix: "
+                    "give sqlite:///FILE.db in a folder that exists, or the URL of a running "
+                    "database server (postgresql+psycopg://USER@HOST:PORT/DB)."
+                ) from exc
             time.sleep(0.5 + attempt)
     raise AssertionError("unreachable")
 
