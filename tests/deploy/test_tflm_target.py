@@ -30,7 +30,14 @@ import pytest
 from tinyml_utils import apps
 from tinyml_utils.core.errors import TinyMLError
 from tinyml_utils.core.paths import repo_root, shared_data_dir
-from tinyml_utils.deploy import codegen, examples, reference, tflm_equivalence, tflm_target
+from tinyml_utils.deploy import (
+    codegen,
+    examples,
+    op_resolver,
+    reference,
+    tflm_equivalence,
+    tflm_target,
+)
 from tinyml_utils.deploy.op_resolver import model_ops
 from tinyml_utils.tflite.interpreters import TFLMRunner
 from tinyml_utils.tflite.reader import model_info
@@ -57,8 +64,8 @@ def test_kernel_files_and_int8_registrations():
     model = _models()["motionsense"] if "motionsense" in APPS else next(iter(_models().values()))
     includes, calls = tflm_target.resolver_lines(model, int8=True)
     for op in model_ops(model):
-        if op in tflm_target.INT8_REGISTRATIONS:
-            assert any(tflm_target.INT8_REGISTRATIONS[op] in c for c in calls), calls
+        if op in op_resolver.INT8_REGISTRATIONS:
+            assert any(op_resolver.INT8_REGISTRATIONS[op] in c for c in calls), calls
     assert len(calls) == len(model_ops(model))
     _, plain = tflm_target.resolver_lines(model, int8=False)
     assert not any("_INT8" in c for c in plain)

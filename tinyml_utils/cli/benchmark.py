@@ -98,7 +98,9 @@ def _run_target(args: argparse.Namespace, data, out: str) -> int:
         print(table.to_markdown(index=False))
         print(
             "instructions: exact (QEMU mps2-an386, counting plugin); cycles_estimate and ms: "
-            "an ESTIMATE from the Cortex-M4 TRM timings, zero flash wait states; "
+            "an ESTIMATE from the Cortex-M4 TRM timings, zero flash wait states; arena_bytes: "
+            "TFLM's smallest arena on the 32-bit target (host_arena_bytes: the 64-bit host "
+            "runtime's, for comparison); "
             f"wrote {Path(out) / 'target_cortex_m4.csv'}"
         )
     for line in errors:
@@ -135,10 +137,17 @@ def run(args: argparse.Namespace) -> int:
         shown["tflm_runs"] = [
             "" if v is None or v != v else ("yes" if v else "no") for v in shown["tflm_runs"]
         ]
+    shown = shown.rename(columns={"tflm_arena_bytes": "tflm_arena_bytes (64-bit host)"})
     try:
         print(shown.to_markdown(index=False))
     except ImportError:
         print(shown.to_string(index=False))
+    if "tflm_arena_bytes (64-bit host)" in shown:
+        print(
+            "tflm_arena_bytes: the Python TFLM runtime on this 64-bit host; a 32-bit "
+            "microcontroller needs less (pointers are half as wide): `--target cortex-m4` "
+            "measures it on the emulated board."
+        )
     errors = list(report.errors)
     for m in report.models:
         if m.arena is not None and not m.arena.runs:

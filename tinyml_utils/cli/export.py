@@ -94,7 +94,12 @@ def _export(args: argparse.Namespace, name: str, out) -> int:
         print(f"wrote {s.ino}, {s.model_header}, {s.model_source}")
         for f in s.extra_files:
             print(f"wrote {f}")
-        print(f"ops: {', '.join(s.ops)}; arena {s.arena_bytes} B (measured {s.measured_arena} B)")
+        measured = (
+            f"{s.target_arena} B on a 32-bit Cortex-M4F, {s.measured_arena} B on the 64-bit host"
+            if s.target_arena
+            else f"{s.measured_arena} B on the 64-bit host; no ARM toolchain to measure the target"
+        )
+        print(f"ops: {', '.join(s.ops)}; kArenaBytes {s.arena_bytes} B (measured {measured})")
         print(f"input normalisation: {s.preprocessing}")
         if s.preprocessing.startswith("identity"):
             print(

@@ -105,8 +105,9 @@ def _measured_arena(data: bytes) -> tuple[int | None, str]:
     if report.arena_bytes is None:
         return None, f"tensor arena: TFLM cannot run this model: {report.reason}"
     return report.arena_bytes, (
-        f"tensor arena: {report.arena_bytes} bytes measured in the TFLM runtime "
-        "(smallest arena that allocates and invokes; add a margin in firmware)"
+        f"tensor arena: {report.arena_bytes} bytes measured in the 64-bit host TFLM runtime "
+        "(smallest arena that allocates and invokes; a 32-bit MCU needs less, add a margin "
+        "in firmware)"
     )
 
 

@@ -45,11 +45,12 @@ from tinyml_utils.apps import APPS, get_app
 from tinyml_utils.apps.carsensor import EPS as EPS_LOG
 from tinyml_utils.core.errors import DataError, UnsupportedOnMicroError
 from tinyml_utils.deploy import c_array, carsensor_input, frontend, op_resolver
+from tinyml_utils.deploy.target_arena import target_arena
 from tinyml_utils.tflite.interpreters import ModelLike, load_model_bytes
 from tinyml_utils.tflite.reader import model_info
 
-#: Extra arena on top of TFLM's measured minimum: the Arduino build of TFLM may use other
-#: (optimized) kernels with their own scratch buffers than the Python runtime measured.
+#: Extra arena on top of TFLM's measured minimum: the Arduino library's TFLM is another
+#: commit, whose kernels may ask for other scratch buffers than the ones measured.
 ARENA_MARGIN = 0.25
 ARENA_MIN_MARGIN = 1024
 
@@ -69,10 +70,11 @@ class SketchFiles:
     model_header: Path
     model_source: Path
     ops: list[str]
-    measured_arena: int | None
-    arena_bytes: int
+    measured_arena: int | None  # the 64-bit host runtime's minimum
+    arena_bytes: int  # kArenaBytes
     extra_files: list[Path]
     preprocessing: str  # where the normalisation came from
+    target_arena: int | None = None  # the minimum on a 32-bit Cortex-M4F, when measured
 
 
 def arena_with_margin(measured: int) -> int:
@@ -390,6 +392,7 @@ def render_sketch(
     arena: int,
     preprocessing: dict[str, Any] | None = None,
     frontend_header: str | None = None,
+    arena_note: str = "TFLM's measured minimum",
 ) -> str:
     """The .ino text (see the module docstring)."""
     data = load_model_bytes(model)
@@ -422,7 +425,8 @@ def render_sketch(
  * from it). Board: Arduino Mbed OS Nano Boards (nRF52840, 64 MHz, 1 MB flash, 256 KB RAM).
  * Model: {header} ({len(data)} bytes in flash), input {tuple(tin.shape)} int8
  * ({tin.quantization_text()}), output {tuple(tout.shape)} int8 ({tout.quantization_text()}).
- * Tensor arena: {arena} bytes = TFLM's measured minimum + max(25 %, 1 KB) margin.
+ * Tensor arena: {arena} bytes = {arena_note}
+ * + max(25 %, 1 KB) margin.
  * Input normalisation: {source}.
  */
 #include <{LIBRARY}.h>
@@ -527,14 +531,25 @@ def write_sketch(
         source_ext=".cpp",
     )
     measured = exp.arena_bytes
-    arena = arena_with_margin(measured) if measured else 32 * 1024
+    target = target_arena(data).bytes if measured_arena is None else None
+    base = target or measured
+    arena = arena_with_margin(base) if base else 32 * 1024
+    if target:
+        arena_note = (
+            f"TFLM's minimum on a 32-bit Cortex-M4F ({target} bytes, measured on the emulated "
+            f"board; the 64-bit host runtime needs {measured})"
+        )
+    else:
+        arena_note = "TFLM's minimum measured by the 64-bit host runtime (a 32-bit MCU needs less)"
     extra: list[Path] = []
     front = None
     if app in APPS and get_app(app).sensor == "microphone" and pre is not None:
         extra = frontend.write_frontend(folder, app, pre, data)
         front = extra[0].name
     ino = folder / f"{app}.ino"
-    ino.write_text(render_sketch(app, data, exp.identifier, exp.header.name, arena, pre, front))
+    ino.write_text(
+        render_sketch(app, data, exp.identifier, exp.header.name, arena, pre, front, arena_note)
+    )
     source = "identity (no preprocessing.json)" if pre is None else "preprocessing.json"
     return SketchFiles(
         folder,
@@ -546,6 +561,7 @@ def write_sketch(
         arena,
         extra,
         source,
+        target,
     )
 
 

@@ -24,6 +24,7 @@ from tinyml_utils.deploy.op_resolver import model_ops
 from tinyml_utils.optimize.boards import BOARDS
 from tinyml_utils.tflite.interpreters import load_model_bytes
 from tinyml_utils.tflite.reader import model_info
+from tinyml_utils.tflite.tflm import measure_arena
 
 TARGETS = ("cortex-m4",)
 
@@ -75,6 +76,7 @@ def target_benchmark(
             tflm_target.measure_generated_c(data, "model", x, Path(tmp) / "gen", plugin),
             tflm_target.measure_tflm(lib, data, x, Path(tmp) / "tflm", plugin),
         ]
+    host = measure_arena(data).arena_bytes  # the Python TFLM runtime on this 64-bit host
     rows = []
     for run in runs:
         row = {
@@ -85,6 +87,7 @@ def target_benchmark(
             "flash_bytes": run.flash,
             "ram_bytes": run.ram,
             "arena_bytes": run.arena_bytes,
+            "host_arena_bytes": host if run.impl.startswith("tflm") else None,
             "outputs_equal": bool(np.array_equal(run.outputs, runs[0].outputs)),
         }
         for key, mhz in clocks.items():

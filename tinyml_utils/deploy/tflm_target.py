@@ -40,7 +40,7 @@ import numpy as np
 from tinyml_utils.core.errors import TinyMLError
 from tinyml_utils.core.paths import repo_root
 from tinyml_utils.deploy import codegen, emulators, mcu_bench, toolchains
-from tinyml_utils.deploy.op_resolver import method_name, model_ops
+from tinyml_utils.deploy.op_resolver import model_ops, registration
 from tinyml_utils.tflite.reader import model_info
 
 KINDS = ("cmsis_nn", "reference")
@@ -85,24 +85,6 @@ CMSIS_NN_DIRS = {
     "softmax": "SoftmaxFunctions",
     "add": "BasicMathFunctions",
     "mul": "BasicMathFunctions",
-}
-#: int8-only registrations (kernels/<op>.h); with CMSIS-NN they leave out the int16 / int4
-#: variants (about 22 KB of flash); with reference kernels they equal the default ones.
-INT8_REGISTRATIONS = {
-    "CONV_2D": "Register_CONV_2D_INT8",
-    "DEPTHWISE_CONV_2D": "Register_DEPTHWISE_CONV_2D_INT8",
-    "MAX_POOL_2D": "Register_MAX_POOL_2D_INT8",
-    "AVERAGE_POOL_2D": "Register_AVERAGE_POOL_2D_INT8",
-    "FULLY_CONNECTED": "Register_FULLY_CONNECTED_INT8",
-    "SOFTMAX": "Register_SOFTMAX_INT8",
-}
-INT8_HEADERS = {
-    "CONV_2D": "conv.h",
-    "DEPTHWISE_CONV_2D": "depthwise_conv.h",
-    "MAX_POOL_2D": "pooling.h",
-    "AVERAGE_POOL_2D": "pooling.h",
-    "FULLY_CONNECTED": "fully_connected.h",
-    "SOFTMAX": "softmax.h",
 }
 #: symbols of the embedded test data (not counted in flash)
 TEST_DATA_SYMBOLS = ("tflm_test_inputs", "tinyml_test_inputs", "tinyml_test_outputs")
@@ -183,14 +165,8 @@ def _c_bytes(data: bytes) -> str:
 
 def resolver_lines(model: bytes, int8: bool) -> tuple[list[str], list[str]]:
     """(#include lines, AddXxx calls) registering each of the model's ops once."""
-    includes, calls = set(), []
-    for op in model_ops(model):
-        if int8 and op in INT8_REGISTRATIONS:
-            includes.add(f'#include "tensorflow/lite/micro/kernels/{INT8_HEADERS[op]}"')
-            calls.append(f"r.{method_name(op)}(tflite::{INT8_REGISTRATIONS[op]}())")
-        else:
-            calls.append(f"r.{method_name(op)}()")
-    return sorted(includes), calls
+    regs = [registration(op, int8) for op in model_ops(model)]
+    return sorted({h for h, _ in regs if h}), [f"r.{call}" for _, call in regs]
 
 
 def write_model_sources(model: bytes, x_int8: np.ndarray, out_dir: Path) -> None:

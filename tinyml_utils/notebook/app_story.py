@@ -24,6 +24,7 @@ import pandas as pd
 
 from tinyml_utils.core import report
 from tinyml_utils.core.paths import models_dir, portable_source
+from tinyml_utils.deploy.target_arena import arena_text, target_arena
 from tinyml_utils.model import train
 from tinyml_utils.tflite.tflm import classify_tflm_support
 
@@ -96,6 +97,16 @@ class Int8Check:
     on_tflm: Any
     on_tflite: Any
     row: pd.Series
+    target_arena_bytes: int | None = None
+
+    @property
+    def host_arena_bytes(self) -> int:
+        return int(self.row["tflm_arena_bytes"])
+
+    @property
+    def arena_bytes(self) -> int:
+        """The microcontroller's figure: the 32-bit target's when measured, else the host's."""
+        return self.target_arena_bytes or self.host_arena_bytes
 
     @property
     def same_class(self) -> float:
@@ -120,10 +131,12 @@ def int8_on_tflm(table: pd.DataFrame, data, out: Path) -> Int8Check:
             "prediction on the edge between two classes can flip."
         )
     row = check.row
+    target = target_arena(path)
+    check.target_arena_bytes = target.bytes
     print(
         f"int8 file: {int(row['model_bytes']):,} bytes, weights {int(row['weights_bytes']):,} "
-        f"bytes, TFLM arena {int(row['tflm_arena_bytes']):,} bytes (measured on this 64-bit "
-        "host; a 32-bit microcontroller needs a little less)"
+        f"bytes, TFLM arena {arena_text(target.bytes, check.host_arena_bytes)}"
+        + (f"; the target could not be measured here: {target.reason}" if target.reason else "")
     )
     fig = train.plot_confusion(on_tflm, title="int8 file in TFLM, test split")
     report.save_figure(fig, out, "confusion_int8_tflm")
@@ -146,7 +159,9 @@ def save(out: Path, data, result, table: pd.DataFrame, int8: Int8Check, **extra:
         int8_accuracy_tflm=round(int8.on_tflm.accuracy, 4),
         int8_weights_bytes=int(int8.row["weights_bytes"]),
         int8_model_bytes=int(int8.row["model_bytes"]),
-        int8_arena_bytes=int(int8.row["tflm_arena_bytes"]),
+        int8_arena_bytes=int8.arena_bytes,
+        int8_arena_bytes_target=int8.target_arena_bytes,
+        int8_arena_bytes_host=int8.host_arena_bytes,
         dynamic_range_runs_on_tflm=str(rows.loc["dynamic_range", "runs_on_tflm"]),
         accuracy_claim=data.source != "synthetic",
         **extra,
@@ -167,7 +182,7 @@ def committed_references(app: str) -> pd.DataFrame:
         return pd.DataFrame()
     table = pd.read_csv(results_csv)
     columns = ["name", "data_source", "accuracy", "balanced_accuracy", "weights_bytes"]
-    columns += [c for c in ("arena_bytes",) if c in table]
+    columns += [c for c in ("arena_bytes", "target_arena_bytes") if c in table]
     return table[table["app"] == app][columns].reset_index(drop=True)
 
 

@@ -4,7 +4,7 @@
  * ops (5 kinds, 7 nodes): RESHAPE x2, CONV_2D, MAX_POOL_2D, FULLY_CONNECTED x2, SOFTMAX
  * input 0: 1x12x4 int8, scale=0.0154688 zp=15
  * output 15: 1x2 int8, scale=0.00390625 zp=-128
- * tensor arena: 3088 bytes measured in the TFLM runtime (smallest arena that allocates and invokes; add a margin in firmware)
+ * tensor arena: 3088 bytes measured in the 64-bit host TFLM runtime (smallest arena that allocates and invokes; a 32-bit MCU needs less, add a margin in firmware)
  *
  * const        -> the array stays in flash (.rodata), it is not copied into RAM.
  * alignas(16)  -> the flatbuffer's weight/bias buffers inside it are aligned as TFLM expects.

@@ -4,7 +4,7 @@
  * ops (5 kinds, 10 nodes): CONV_2D x3, MAX_POOL_2D x3, RESHAPE, FULLY_CONNECTED x2, SOFTMAX
  * input 0: 1x31x20x1 int8, scale=0.0221735 zp=-11
  * output 21: 1x2 int8, scale=0.00390625 zp=-128
- * tensor arena: 9408 bytes measured in the TFLM runtime (smallest arena that allocates and invokes; add a margin in firmware)
+ * tensor arena: 9408 bytes measured in the 64-bit host TFLM runtime (smallest arena that allocates and invokes; a 32-bit MCU needs less, add a margin in firmware)
  *
  * const        -> the array stays in flash (.rodata), it is not copied into RAM.
  * alignas(16)  -> the flatbuffer's weight/bias buffers inside it are aligned as TFLM expects.

@@ -4,7 +4,7 @@
  * ops (5 kinds, 11 nodes): RESHAPE x2, CONV_2D x3, MAX_POOL_2D x3, FULLY_CONNECTED x2, SOFTMAX
  * input 0: 1x256x4 int8, scale=0.0811747 zp=-22
  * output 23: 1x3 int8, scale=0.00390625 zp=-128
- * tensor arena: 6480 bytes measured in the TFLM runtime (smallest arena that allocates and invokes; add a margin in firmware)
+ * tensor arena: 6480 bytes measured in the 64-bit host TFLM runtime (smallest arena that allocates and invokes; a 32-bit MCU needs less, add a margin in firmware)
  *
  * const        -> the array stays in flash (.rodata), it is not copied into RAM.
  * alignas(16)  -> the flatbuffer's weight/bias buffers inside it are aligned as TFLM expects.

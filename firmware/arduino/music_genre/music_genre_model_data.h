@@ -4,7 +4,7 @@
  * ops (3 kinds, 4 nodes): RESHAPE, FULLY_CONNECTED x2, SOFTMAX
  * input 0: 1x57x1 int8, scale=0.0495503 zp=-23
  * output 9: 1x10 int8, scale=0.00390625 zp=-128
- * tensor arena: 2912 bytes measured in the TFLM runtime (smallest arena that allocates and invokes; add a margin in firmware)
+ * tensor arena: 2912 bytes measured in the 64-bit host TFLM runtime (smallest arena that allocates and invokes; a 32-bit MCU needs less, add a margin in firmware)
  *
  * const        -> the array stays in flash (.rodata), it is not copied into RAM.
  * alignas(16)  -> the flatbuffer's weight/bias buffers inside it are aligned as TFLM expects.
