@@ -120,3 +120,33 @@ def test_tflm_runs_the_int8_file_like_tflite(name, loaded):
     # and TFLM's accuracy is the one recorded
     tflm_acc = float(np.mean(tflm.argmax(1) == y))
     assert tflm_acc == pytest.approx(_results().loc[name, "accuracy_tflm"], abs=1e-4)
+
+
+@pytest.mark.firmware
+@pytest.mark.parametrize("name", (*REAL, *SYNTHETIC))
+def test_target_arena_reproduces_on_the_cortex_m4(name, require_tool):
+    """The arena RESULTS.md quotes as microcontroller RAM is the 32-bit target's, measured
+    again here on the emulated Cortex-M4F; the 64-bit host's, beside it, is larger."""
+    from tinyml_utils.deploy.target_arena import TOOLS, measure_target_arena
+
+    require_tool(*TOOLS)
+    metrics = json.loads((models_dir() / name / "metrics.json").read_text())
+    recorded = metrics["target_arena"]["bytes"]
+    assert measure_target_arena(models_dir() / name / "model_int8.tflite") == recorded
+    row = _results().loc[name]
+    assert row["arena_bytes"] == recorded
+    assert recorded < row["host_arena_bytes"]
+    assert metrics["targets"].get("arena_bytes", {"measured": recorded})["measured"] == recorded
+
+
+def test_target_arena_judges_the_arena_target():
+    from tinyml_utils.apps.reference import set_target_arena
+
+    metrics = {"targets": {"arena_bytes": {"target": 6000, "measured": 6480, "met": False}}}
+    set_target_arena(metrics, 5396)
+    assert metrics["targets"]["arena_bytes"] == {"target": 6000, "measured": 5396, "met": True}
+    assert (
+        metrics["target_arena"]["bytes"] == 5396 and "Cortex-M4F" in metrics["target_arena"]["how"]
+    )
+    set_target_arena(metrics, None)  # not measured: the host's judgement stands
+    assert metrics["target_arena"] is None and metrics["targets"]["arena_bytes"]["met"]

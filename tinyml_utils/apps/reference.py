@@ -27,6 +27,7 @@ import platform
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,26 @@ def data_dir_for(ref: Reference, data_dir: str | Path | None) -> Path | None:
     return candidate
 
 
+#: where ``metrics["target_arena"]`` was measured
+TARGET_ARENA_HOW = (
+    "TFLM 90b983c2 + CMSIS-NN 4ab83cc3 for a Cortex-M4F (32-bit), smallest arena that "
+    "allocates and invokes, bisected on the emulated board (QEMU mps2-an386)"
+)
+
+
+def target_arena_record(arena: int | None) -> dict[str, Any] | None:
+    return None if arena is None else {"bytes": int(arena), "how": TARGET_ARENA_HOW}
+
+
+def set_target_arena(metrics: dict[str, Any], arena: int | None) -> dict[str, Any]:
+    """Record the 32-bit target's arena in ``metrics`` (and judge the arena target on it)."""
+    metrics["target_arena"] = target_arena_record(arena)
+    limit = metrics.get("targets", {}).get("arena_bytes")
+    if limit is not None and arena is not None:
+        limit.update(measured=int(arena), met=bool(arena <= limit["target"]))
+    return metrics
+
+
 def _arena(model_bytes: bytes) -> dict[str, Any]:
     return train.tflm_support(model_bytes)
 
@@ -76,8 +97,13 @@ def train_reference(
     verbose: int = 2,
     write_results: bool = True,
     force: bool = False,
+    measure_target: Callable[[bytes], int | None] | None = None,
 ) -> dict[str, Any]:
     """Train, convert, measure and save reference ``name``; returns its metrics dict.
+
+    ``measure_target(int8_bytes)``: the int8 file's TFLM arena on the 32-bit microcontroller
+    (``tinyml train-reference`` passes :func:`tinyml_utils.deploy.target_arena`), recorded as
+    ``metrics["target_arena"]``; None or absent: only the 64-bit host runtime's is known.
 
     The files are written into a staging folder that replaces ``<out>/<name>/`` only at the
     end (:func:`~tinyml_utils.core.files.replace_staged`): an interrupted run leaves the old
@@ -155,6 +181,9 @@ def train_reference(
         "weights_bytes": int(row8["weights_bytes"]),
         "arena_bytes": int(row8["tflm_arena_bytes"]) if row8["runs_on_tflm"] == "yes" else None,
     }
+    target_arena = measure_target(int8_bytes) if measure_target else None
+    if target_arena is not None and measured["arena_bytes"] is not None:
+        measured["arena_bytes"] = target_arena  # the microcontroller's figure
     targets = {}
     for key, limit in ref.targets.items():
         value = measured.get(key)
@@ -189,6 +218,7 @@ def train_reference(
         "int8_tflm_vs_tflite": compare_runtimes(tflm_raw, ref_raw),
         "variants": json.loads(table.to_json(orient="records")),
         "targets": targets,
+        "target_arena": target_arena_record(target_arena),
         "reference_project": ref.reference_project,
         "notes": ref.notes,
         "versions": _versions(),
@@ -302,6 +332,7 @@ RESULT_COLUMNS = [
     "weights_bytes",
     "model_bytes",
     "arena_bytes",
+    "host_arena_bytes",
     "float32_arena_bytes",
     "dynamic_range_runs_on_tflm",
     "accuracy_claim",
@@ -324,7 +355,8 @@ def _row(metrics: dict[str, Any]) -> dict[str, Any]:
         "accuracy_tflm": round(metrics["int8_tflm"]["accuracy"], 4),
         "weights_bytes": variants["int8"]["weights_bytes"],
         "model_bytes": variants["int8"]["model_bytes"],
-        "arena_bytes": variants["int8"]["tflm_arena_bytes"],
+        "arena_bytes": (metrics.get("target_arena") or {}).get("bytes"),
+        "host_arena_bytes": variants["int8"]["tflm_arena_bytes"],
         "float32_arena_bytes": variants["float32"]["tflm_arena_bytes"],
         "dynamic_range_runs_on_tflm": variants["dynamic_range"]["runs_on_tflm"],
         "accuracy_claim": metrics["accuracy_claim"],
@@ -362,6 +394,8 @@ def _target_text(metrics: dict[str, Any]) -> str:
     for key, t in metrics["targets"].items():
         if t["measured"] is None:
             shown = "n/a"
+        elif key == "arena_bytes" and metrics.get("target_arena"):
+            shown = f"{_kb(t['measured'])} KB on the Cortex-M4F (<= {_kb(t['target'])})"
         elif "bytes" in key:
             shown = f"{_kb(t['measured'])} KB (<= {_kb(t['target'])})"
         else:
@@ -394,9 +428,13 @@ def results_markdown(all_metrics: list[dict[str, Any]]) -> str:
         "by hand. Every figure is measured on the files in this folder: accuracy by running",
         "`model_int8.tflite` on the held-out groups (the split is named per row; no subject,",
         "speaker or track is on both sides), weights = bytes of the constant tensors in the",
-        "file, arena = the smallest TFLM tensor arena that allocates AND invokes the model",
-        "(`analyze.tflm.measure_arena`). KB = 1,024 bytes. Where the real data comes from and",
-        "what it holds: `../shared/data/<app>/PROVENANCE.md`.",
+        "file, arena = the smallest TFLM tensor arena that allocates AND invokes the model:",
+        "on a 32-bit Cortex-M4F (TFLM + CMSIS-NN bisected on the emulated board,",
+        "`deploy.target_arena`; `python scripts/target_arenas.py` re-measures it) and, beside",
+        "it, in the 64-bit host runtime (`tflite.tflm.measure_arena`), which needs more: its",
+        "pointers are twice as wide. The float32 files' arenas are the host's. KB = 1,024",
+        "bytes. Where the real data comes from and what it holds:",
+        "`../shared/data/<app>/PROVENANCE.md`.",
         "",
         "Reproduce one entry: `tinyml train-reference --app NAME --force` (seeded; seconds to a",
         "minute on one core; without --force it refuses to replace the committed set). Re-check",
@@ -405,7 +443,8 @@ def results_markdown(all_metrics: list[dict[str, Any]]) -> str:
         "`tinyml evaluate --data DIR models/NAME/model_int8.tflite`.",
         "",
         "| model | task | data | int8 accuracy | balanced acc. | int8 weights KB | "
-        "int8 file KB | TFLM arena KB (int8) | float32 arena KB | dynamic-range on TFLM |",
+        "int8 file KB | TFLM arena KB (int8): Cortex-M4F / 64-bit host | "
+        "float32 arena KB (host) | dynamic-range on TFLM |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for m in all_metrics:
@@ -415,7 +454,8 @@ def results_markdown(all_metrics: list[dict[str, Any]]) -> str:
             f"| {m['name']} | {m['task']} | {'real' if claim else 'SYNTHETIC'} | "
             f"{_pct(row['accuracy']) if claim else '(no claim)'} | "
             f"{_pct(row['balanced_accuracy']) if claim else '(no claim)'} | "
-            f"{_kb(row['weights_bytes'])} | {_kb(row['model_bytes'])} | {_kb(row['arena_bytes'])} | "
+            f"{_kb(row['weights_bytes'])} | {_kb(row['model_bytes'])} | "
+            f"{_kb(row['arena_bytes'])} / {_kb(row['host_arena_bytes'])} | "
             f"{_kb(row['float32_arena_bytes'])} | {row['dynamic_range_runs_on_tflm']} |"
         )
     for m in all_metrics:
@@ -433,6 +473,12 @@ def results_markdown(all_metrics: list[dict[str, Any]]) -> str:
             f"{m['train_seconds']} s.",
             f"- Targets: {_target_text(m) or 'none'}.",
         ]
+        host = {v["variant"]: v for v in m["variants"]}["int8"]["tflm_arena_bytes"]
+        if m.get("target_arena"):
+            lines.append(
+                f"- TFLM arena of the int8 file: {m['target_arena']['bytes']:,} B on the "
+                f"Cortex-M4F ({m['target_arena']['how']}); {host:,} B in the 64-bit host runtime."
+            )
         if m.get("reference_project"):
             lines.append(f"- Reference project: {m['reference_project']}.")
         if m.get("notes"):
@@ -484,7 +530,7 @@ def results_markdown(all_metrics: list[dict[str, Any]]) -> str:
         )
         lines += [
             "",
-            "| variant | weights KB | file KB | accuracy | runs on TFLM | arena KB | why not |",
+            "| variant | weights KB | file KB | accuracy | runs on TFLM | host arena KB | why not |",
             "|---|---:|---:|---:|---|---:|---|",
         ]
         for v in m["variants"]:

@@ -9,6 +9,7 @@ from tinyml_utils.apps.reference import train_reference
 from tinyml_utils.apps.registry import references
 from tinyml_utils.core.files import discard_staging
 from tinyml_utils.core.paths import models_dir
+from tinyml_utils.deploy.target_arena import target_arena
 
 HELP = "train the reference model of an app"
 
@@ -30,6 +31,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _target_arena(model: bytes) -> int | None:
+    """The int8 file's arena on the 32-bit Cortex-M4F (None, said, without the toolchain)."""
+    found = target_arena(model)
+    if found.bytes is None:
+        print(f"target arena not measured: {found.reason}", flush=True)
+    return found.bytes
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         train_reference(
@@ -40,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             verbose=0 if args.quiet else 2,
             force=args.force,
+            measure_target=_target_arena,
         )
     except BaseException:  # Ctrl-C or an error: the committed set was never touched
         discard_staging((args.out or models_dir()) / args.app)
