@@ -11,8 +11,9 @@ opcode ..." if one is missing. :func:`resolver_code` writes that code from the m
 
 For a fully int8 model the code registers the int8-only kernel variants where TFLM has them
 (``AddFullyConnected(tflite::Register_FULLY_CONNECTED_INT8())``): with CMSIS-NN the default
-registrations also link the int16 and int4 code paths (about 22 KB of flash for the workbook's
-models); with the reference kernels the two are the same function.
+registrations also link the int16 and int4 code paths (4.7-22 KB of flash for the workbook's
+sketches, benchmarks/mcu/sketch_flash.md); with the reference kernels the two are the
+same function.
 """
 
 from __future__ import annotations
