@@ -6,8 +6,8 @@
 #   qemu-system-arm (runs it on the emulated MPS2-AN386 board), gcc-avr + avr-libc +
 #   arduino-core-avr + arduino-builder (Arduino Uno sketch build), simavr (runs it),
 #   xxd (notebook 10 diffs `xxd -i` against the generated C array).
-# Idempotent: when every tool is already there it only says so. Runs apt-get update once,
-# then one apt-get install; uses sudo when not root. Prints what it does and how long it took.
+# Idempotent: when every tool is already there it only says so; otherwise
+# scripts/apt_install.sh installs the missing packages (apt-get, sudo when not root).
 set -euo pipefail
 
 # tool (command on PATH or file) -> Debian package that provides it
@@ -43,25 +43,4 @@ if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 
-SUDO=()
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then
-    SUDO=(sudo)
-  else
-    echo "install_firmware_tools: need root or sudo to install: ${missing[*]}" >&2
-    echo "install_firmware_tools: the firmware tests will be skipped (they fail under CI)." >&2
-    exit 1
-  fi
-fi
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "install_firmware_tools: no apt-get (not Debian/Ubuntu); install by hand: ${missing[*]}" >&2
-  exit 1
-fi
-
-start=$(date +%s)
-export DEBIAN_FRONTEND=noninteractive
-echo "install_firmware_tools: apt-get update"
-"${SUDO[@]}" apt-get update -qq
-echo "install_firmware_tools: apt-get install ${missing[*]}"
-"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-echo "install_firmware_tools: installed ${missing[*]} in $(( $(date +%s) - start )) s"
+exec bash "$(dirname "$0")/apt_install.sh" install_firmware_tools "${missing[@]}"
