@@ -64,10 +64,14 @@ The inner loop of a convolution (`tml_dot_row`, assembly) handles one output cha
 four output pixels: per 4 input values it loads one weight word, sign-extends it once
 (SXTB16, SXTB16 ROR #8) and, per pixel, loads two input pairs (one LDRD) and issues two
 SMLAD: **15 instructions for 16 MACs (0.94 per MAC)**. The fully-connected inner loop
-(4 rows, one input) cannot share the sign extension of a weight between pixels: 19
-instructions for 16 MACs (1.19 per MAC). On top of the inner loop, every output costs its
-requantization (4 instructions with SMMLAR when the generator proves |acc| < 2^30, 8
-otherwise; 12 for the exact double rounding TFLite uses in per-channel FULLY_CONNECTED),
+(4 rows, one input) could not share the sign extension of a weight between pixels, so its
+weights are stored widened to int16 in flash (2 bytes per weight, up to 32 KB per layer):
+per 4 input values and 4 rows, 2 input loads, 8 weight loads and 8 SMLAD, 18 instructions
+for 16 MACs (1.13 per MAC), the loads back to back (a Cortex-M4 pipelines them). On top of
+the inner loop, every output costs its requantization (4 instructions with SMMLAR when the
+generator proves |acc| < 2^30, 8 otherwise; for the exact double rounding TFLite uses in
+per-channel FULLY_CONNECTED 3 when the generator proves no accumulator hits an exact half,
+else 8),
 the clamp and the store, plus a few instructions per channel and per block. Per MAC that is
 (per-output cost) / (MACs per output), so a layer approaches 1 instruction per MAC only when
 its dot products are long (K = k_h * k_w * in_c large).

@@ -113,6 +113,14 @@ def _build_models() -> dict[str, bytes]:
     out = L.Dense(3)(L.Flatten()(m2))
     x = rng.normal(size=(200, 9, 13, 3)).astype("float32")
     models["fused2d"] = _convert(keras.Model(inp, out), x)
+    # FULLY_CONNECTED with int16 weights: inputs of 9 (one value past a group of 4), 7 and
+    # 10 values, row tails of 3 and 1 (batched: the input is 2 x 9)
+    inp = L.Input((2, 9))
+    d1 = L.Dense(7, activation="relu")(inp)
+    d2 = L.Dense(5)(d1)
+    out = L.Dense(4)(L.Flatten()(d2))
+    x = rng.normal(size=(200, 2, 9)).astype("float32")
+    models["fc_tails"] = _convert(keras.Model(inp, out), x)
     return models
 
 
@@ -131,7 +139,10 @@ def generated(dsp_models, tmp_path_factory):
         for im2col in (False, True):
             key = f"{name}_im2col" if im2col else name
             limit = 0 if im2col else codegen.EXPAND_LIMIT_BYTES
-            gen = codegen.generate(data, key, out / key, expand_limit_bytes=limit)
+            fc_limit = 0 if im2col else codegen.FC_WIDE_LIMIT_BYTES  # int8 FC weights
+            gen = codegen.generate(
+                data, key, out / key, expand_limit_bytes=limit, fc_wide_limit_bytes=fc_limit
+            )
             x = rng.integers(-128, 128, size=(N_INPUTS, gen.input_size), dtype=np.int8)
             cases[key] = (gen, x, reference.reference_outputs(data, x))
     return cases
@@ -150,7 +161,8 @@ def test_models_cover_every_dsp_path(generated):
         "C loop",
         "4-instruction requant",
         "2-step requant",
-        "64-bit double requant",
+        "3-instruction double requant",
+        "int16 weights",
         "SSUB8",
         "max pool on the fly",
         "banded rows",
@@ -158,6 +170,15 @@ def test_models_cover_every_dsp_path(generated):
         assert what in variants, f"no layer takes the {what!r} path: {variants}"
     details = [layer["detail"] for gen, _, _ in generated.values() for layer in gen.layers]
     assert any(" x 38" in d for d in details), "no batched FULLY_CONNECTED"
+    fc = [
+        (int(la["detail"].split(" -> ")[0]), int(la["detail"].split(" -> ")[1].split()[0]))
+        for gen, _, _ in generated.values()
+        for la in gen.layers
+        if "int16 weights" in la.get("dsp", "")
+    ]
+    assert {n % 4 for n, _ in fc} == {0, 1, 2, 3}, f"int16-weight FC input lengths: {fc}"
+    assert {u % 4 for _, u in fc} == {0, 1, 2, 3}, f"int16-weight FC row tails: {fc}"
+    # "64-bit double requant" (ties possible or scales >= 1/2): tml_rq unit test below
 
 
 def _check(gen, got, want):
@@ -225,11 +246,24 @@ def _requant_cases(rng) -> tuple[list, int]:
     ties of the second rounding among them."""
     cases, ties = [], 0
     edges = [0, 1, -1, 2, -2, 127, -128, (1 << 31) - 1, -(1 << 31), 1 << 30, -(1 << 30)]
-    for i in range(400):
-        kind = ("fast", "fast32", "gemmlowp", "double64")[i % 4]
+    for i in range(500):
+        kind = ("fast", "fast32", "gemmlowp", "double64", "double_s")[i % 5]
         zp = int(rng.integers(-128, 128))
         accs = edges + [int(v) for v in rng.integers(-(1 << 24), 1 << 24, 8)]
-        if kind == "double64":
+        if kind == "double_s":  # the generator proved |acc| <= bound and no exact tie
+            scale = float(2.0 ** rng.uniform(-12, -1.01))
+            mant, e = math.frexp(scale)
+            full = int(mant * 2**53)
+            bound = 1 << 24
+            rq, rows = codegen.double_chans([0], [full >> 32], [full & 0xFFFFFFFF], [53 - e], bound)
+            assert rq == codegen.RQ_DOUBLE_S, scale
+            exact, add_zp = Fraction(full, 1 << (53 - e)), zp
+            accs = [a for a in accs if abs(a) <= bound] + [bound, -bound]
+            for k in (0, 1, -1, 7, -8):  # accumulators just around a half
+                centre = int((k + Fraction(1, 2)) / exact)
+                accs += [a for a in range(centre - 2, centre + 3) if abs(a) <= bound]
+            want = [_round_away(a * exact) + zp for a in accs]
+        elif kind == "double64":
             scale = float(2.0 ** rng.uniform(-12, -0.01))
             mant, e = math.frexp(scale)
             full = int(mant * 2**53)
@@ -282,9 +316,10 @@ int main(void) {
       case TML_RQ_FAST: v = tml_rq(TML_RQ_FAST, k, rq_acc[i]); break;
       case TML_RQ_FAST32: v = tml_rq(TML_RQ_FAST32, k, rq_acc[i]); break;
       case TML_RQ_GEMMLOWP: v = tml_rq(TML_RQ_GEMMLOWP, k, rq_acc[i]); break;
+      case TML_RQ_DOUBLE_S: v = tml_rq_ds(k, rq_acc[i], rq_zp[i]); break; /* zp folded */
       default: v = tml_rq(TML_RQ_DOUBLE64, k, rq_acc[i]); break;
     }
-    v += rq_zp[i];
+    if (rq_kind[i] != TML_RQ_DOUBLE_S) v += rq_zp[i];
     v = v < -128 ? -128 : (v > 127 ? 127 : v);
     if (v != rq_want[i]) {
       ++bad;
@@ -325,9 +360,26 @@ def _write_requant_sources(out) -> tuple[int, int]:
     return len(cases), ties
 
 
+def test_signed_double_requant_only_without_ties():
+    """The signed form rounds halves up, TFLite away from zero: chosen only when no
+    accumulator within the bound can hit an exact half (or the scale is >= 1/2)."""
+    # s = 1/4 + 2^-20: acc * s is a half for acc = 2^19 (v(s * 2^64) = 44, 44 + 19 = 63)
+    s64 = (1 << 62) + (1 << 44)
+    assert not codegen.no_tie(s64, 1 << 19) and codegen.no_tie(s64, (1 << 19) - 1)
+    assert (1 << 19) * s64 % (1 << 64) == 1 << 63
+    mant = s64 >> 11  # s = mant * 2^-53
+    args = ([0], [mant >> 32], [mant & 0xFFFFFFFF], [53])
+    assert codegen.double_chans(*args, bound=1 << 20)[0] == codegen.RQ_DOUBLE64
+    rq, rows = codegen.double_chans(*args, bound=(1 << 19) - 1)
+    assert rq == codegen.RQ_DOUBLE_S and rows[0][2] * (1 << 32) + rows[0][1] == s64
+    assert codegen.double_chans(*args)[0] == codegen.RQ_DOUBLE64  # no bound known
+    big = ([0], [mant >> 32], [mant & 0xFFFFFFFF], [52])  # s >= 1/2
+    assert codegen.double_chans(*big, bound=100)[0] == codegen.RQ_DOUBLE64
+
+
 def test_one_step_requantization_equals_tflite(tmp_path, require_tool):
-    """tml_rq (1-step nudge form, 4-instruction SMMLAR form, 2-step form, 64-bit double form)
-    against TFLite's
+    """tml_rq (1-step nudge form, 4-instruction SMMLAR form, 2-step form, 64-bit double form,
+    signed double form with the zero point folded) against TFLite's
     arithmetic written in Python, incl. INT32_MIN/MAX and exact ties of the second rounding:
     on the host (C emulation) and on the Cortex-M4 (SMLAL / UMAAL assembly)."""
     require_tool("gcc")

@@ -101,6 +101,26 @@ class Emitter:
         self._add(f"static const tml_chan {full}[{len(rows)}] = {{\n{body}\n}};", 20 * len(rows))
         return full
 
+    def out_of_line(self, name: str, call: str) -> str:
+        """The DSP build's kernel call template ``call`` ({in0}, {out}, TML_SCRATCH) moved
+        into ``static void <prefix>_<name>(in, out, scratch)``, and the template calling it.
+
+        The kernels are always-inline; one function per layer (TML_LAYER_FN in model.c.j2)
+        keeps each layer's register allocation apart from the other layers'.
+        """
+        full = f"{self.prefix}_{name}"
+        body = call.format(in0="in", out="out").replace("TML_SCRATCH", "scratch")
+        old, self.build = self.build, "dsp"
+        try:
+            self._add(
+                f"static TML_LAYER_FN void {full}(const int8_t *in, int8_t *out,"
+                f" uint32_t *scratch) {{\n  {body}\n}}",
+                0,
+            )
+        finally:
+            self.build = old
+        return f"{full}({{in0}}, {{out}}, TML_SCRATCH);"
+
     def struct(self, ctype: str, name: str, body: str) -> str:
         full = f"{self.prefix}_{name}"
         self._add(f"static const {ctype} {full} TML_FLASH = {{\n{body}\n}};", 0)

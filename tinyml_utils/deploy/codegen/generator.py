@@ -11,7 +11,12 @@ import numpy as np
 
 from tinyml_utils.core.errors import UnsupportedOnMicroError
 from tinyml_utils.deploy.codegen.emit import c_float, comment_lines, render
-from tinyml_utils.deploy.codegen.lowering import APPROX_OPS, EXPAND_LIMIT_BYTES, Lowering
+from tinyml_utils.deploy.codegen.lowering import (
+    APPROX_OPS,
+    EXPAND_LIMIT_BYTES,
+    FC_WIDE_LIMIT_BYTES,
+    Lowering,
+)
 from tinyml_utils.deploy.codegen.plan import Storage, plan
 from tinyml_utils.deploy.codegen.quant import quant
 from tinyml_utils.deploy.identifiers import c_identifier
@@ -78,11 +83,14 @@ def generate(
     out_dir: str | Path = "generated",
     copy_runtime: bool = True,
     expand_limit_bytes: int = EXPAND_LIMIT_BYTES,
+    fc_wide_limit_bytes: int = FC_WIDE_LIMIT_BYTES,
 ) -> GeneratedModel:
     """Write ``<name>_model.h`` / ``<name>_model.c`` (+ the runtime) for ``model`` into ``out_dir``.
 
     ``expand_limit_bytes``: a convolution whose padded input widened to int16 exceeds this
-    uses im2col columns in the DSP build (0: always im2col).
+    uses im2col columns in the DSP build (0: always im2col). ``fc_wide_limit_bytes``: a
+    FULLY_CONNECTED whose weights widened to int16 fit this many bytes keeps them widened in
+    the DSP build's flash (faster); larger ones keep int8 weights (0: always int8).
 
     Raises UnsupportedOnMicroError (naming the op and the alternative) for ops, types or
     shapes the generator does not handle.
@@ -105,7 +113,7 @@ def generate(
                 "(tinyml_utils.tflite.convert.convert(model, 'int8', x))."
             )
     storage = Storage()
-    low = Lowering(info, prefix, expand_limit=expand_limit_bytes)
+    low = Lowering(info, prefix, expand_limit=expand_limit_bytes, fc_wide_limit=fc_wide_limit_bytes)
     calls: list[tuple[str, list[int], list[int]]] = []
     fused = set()  # positions of pools computed inside the preceding convolution
     for position, op in enumerate(info.ops):

@@ -136,13 +136,14 @@ def fc_per_tensor(info, op, w) -> tuple[int, int]:
 # ----------------------------------------------------------------------------- DSP tables
 
 #: Requantization variants of the DSP kernels (TML_RQ_* in tinyml_kernels_dsp.h).
-RQ_FAST, RQ_GEMMLOWP, RQ_DOUBLE64, RQ_DOUBLE, RQ_FAST32 = 0, 1, 2, 3, 4
+RQ_FAST, RQ_GEMMLOWP, RQ_DOUBLE64, RQ_DOUBLE, RQ_FAST32, RQ_DOUBLE_S = 0, 1, 2, 3, 4, 5
 RQ_NAMES = {
     RQ_FAST: "1-step requant",
     RQ_GEMMLOWP: "2-step requant",
     RQ_DOUBLE64: "64-bit double requant",
     RQ_DOUBLE: "exact double requant",
     RQ_FAST32: "4-instruction requant",
+    RQ_DOUBLE_S: "3-instruction double requant",
 }
 
 
@@ -208,12 +209,25 @@ def gemmlowp_chans(
     return RQ_GEMMLOWP, rows, False
 
 
-def double_chans(folded, hi, lo, ex) -> tuple[int, list[tuple[int, ...]]]:
+def no_tie(s64: int, bound: int) -> bool:
+    """True when no accumulator with |acc| <= bound makes acc * s64 / 2^64 an exact half
+    (acc * s64 = 2^63 mod 2^64 needs 2-adic valuations v(acc) + v(s64) = 63 exactly, and
+    v(acc) <= log2(bound)): rounding halves up or away from zero then agree."""
+    if s64 == 0:
+        return True
+    v = (s64 & -s64).bit_length() - 1
+    return v > 63 or 63 - v > max(int(bound), 1).bit_length() - 1
+
+
+def double_chans(folded, hi, lo, ex, bound: int | None = None) -> tuple[int, list[tuple[int, ...]]]:
     """tml_chan rows for the exact double requantization of per-channel FULLY_CONNECTED.
 
     ``TML_RQ_DOUBLE64`` when every scale ``mant * 2^-exp`` times 2^64 is an integer below
     2^64 (scales in [2^-12, 1) always are): round(acc * s) is then the high word of
-    ``|acc| * (s * 2^64) + 2^63``. Otherwise the general ``TML_RQ_DOUBLE``.
+    ``|acc| * (s * 2^64) + 2^63``. ``TML_RQ_DOUBLE_S`` (signed, no sign juggling) when
+    moreover every s * 2^64 < 2^63 - 2^31 and ``bound`` (:func:`acc_bound`) rules out exact
+    ties (:func:`no_tie`): rows (bias, Sl, Sh) with s * 2^64 = Sh * 2^32 + Sl, Sl signed.
+    Otherwise the general ``TML_RQ_DOUBLE``.
     """
     m64 = []
     for h, low, e in zip(hi, lo, ex, strict=True):
@@ -226,6 +240,14 @@ def double_chans(folded, hi, lo, ex) -> tuple[int, list[tuple[int, ...]]]:
             v = None
         m64.append(v if v is not None and v < (1 << 64) else None)
     if all(v is not None for v in m64):
+        signed = bound is not None and bound < (1 << 31)
+        if signed and all(v < (1 << 63) - (1 << 31) and no_tie(v, bound) for v in m64):
+            rows = []
+            for b, v in zip(folded, m64, strict=True):
+                sl = v & 0xFFFFFFFF
+                sl -= (1 << 32) if sl >= (1 << 31) else 0
+                rows.append((int(b), sl, (v - sl) >> 32, 0, 0))
+            return RQ_DOUBLE_S, rows
         rows = [(int(b), 0, v & 0xFFFFFFFF, v >> 32, 0) for b, v in zip(folded, m64, strict=True)]
         return RQ_DOUBLE64, rows
     rows = [
@@ -256,3 +278,32 @@ def row4_interleave(weights: np.ndarray) -> np.ndarray:
         .view("<u4")
         .reshape(-1)
     )
+
+
+def row4_pairs(weights: np.ndarray) -> np.ndarray:
+    """(rows, len) int8 -> uint32 words of int16 pairs for tml_fc16_dsp, blocks of 4 rows
+    (the last block: the remaining rows).
+
+    The pairs are in SXTB16 order, as the kernel widens its input: per group of 4 values
+    (w0, w2) and (w1, w3), the first value in the low half; a last group of one value is the
+    single word (w, 0), of two or three values zero-padded to a full group. Per block: for
+    each group, row 0's words, row 1's, ...; then the single words, one per row.
+    """
+    n_rows, length = weights.shape
+    full = length // 4 if length % 4 == 1 else -(-length // 4)
+    padded = np.zeros((n_rows, 4 * full + 4), np.int16)
+    padded[:, :length] = weights
+    quads = padded[:, : 4 * full].reshape(n_rows, full, 4)[:, :, [0, 2, 1, 3]]
+    pairs = np.ascontiguousarray(quads).view("<u4").reshape(n_rows, full, 2)  # (row, group, 2)
+    last = np.ascontiguousarray(padded[:, 4 * full : 4 * full + 2]).view("<u4").reshape(-1)
+    out = []
+    for r0 in range(0, n_rows, 4):
+        out.append(pairs[r0 : r0 + 4].transpose(1, 0, 2).reshape(-1))
+        if length % 4 == 1:
+            out.append(last[r0 : r0 + 4])
+    return np.concatenate(out) if out else np.zeros(0, np.uint32)
+
+
+def fc16_padded_length(length: int) -> int:
+    """int16 input values tml_fc16_dsp reads: 4 per group, 2 for a last group of one value."""
+    return length // 4 * 4 + 2 if length % 4 == 1 else -(-length // 4) * 4
