@@ -210,3 +210,10 @@ def _default_spec(data):
     from tinyml_utils import apps
 
     return apps.default_spec("carsensor", data)
+
+
+def test_threshold_choice_says_when_a_looser_limit_buys_nothing(student):
+    val = _det([3, 0, 0], [0.1, 0.1, 0.5])
+    chosen = {"max": 1.0, "threshold": 0.5, "miss_rate": 0.1, "false_per_hour": 0.0}
+    check = exa.check_threshold_choice("h.1", 0.5, val, val, 5.0, compared_to=chosen)
+    assert check and "buys nothing" in check.feedback

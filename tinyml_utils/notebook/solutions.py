@@ -131,7 +131,8 @@ def shortest_window(sweep, tolerance):
     the default recipe (the sweep's first row)."""
     floor = float(sweep["pooled_balanced_accuracy"].iloc[0]) - tolerance
     ok = sweep[sweep["pooled_balanced_accuracy"] >= floor]
-    return ok.sort_values("window_s", kind="stable").index[0]
+    row = ok.sort_values("window_s", kind="stable").index[0]
+    return row.item() if hasattr(row, "item") else row  # a plain int, not np.int64
 
 
 def false_alarm_rate(y_true, y_pred, positive=1):
