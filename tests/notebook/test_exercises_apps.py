@@ -217,3 +217,9 @@ def test_threshold_choice_says_when_a_looser_limit_buys_nothing(student):
     chosen = {"max": 1.0, "threshold": 0.5, "miss_rate": 0.1, "false_per_hour": 0.0}
     check = exa.check_threshold_choice("h.1", 0.5, val, val, 5.0, compared_to=chosen)
     assert check and "buys nothing" in check.feedback
+
+
+def test_threshold_choice_says_when_the_detector_never_fires(student):
+    val = _det([9, 6, 0], [0.2, 0.6, 1.0])
+    check = exa.check_threshold_choice("h.2", 0.9, val, val, 5.0)
+    assert check and "never fires" in check.feedback

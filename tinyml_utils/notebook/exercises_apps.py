@@ -245,10 +245,17 @@ def check_threshold_choice(
                     )
             return problems, ""
         test = det_test[np.isclose(det_test["threshold"], t, atol=1e-6)].iloc[0]
+        never = (
+            " It never fires: on this recording no threshold both stays within the limit and "
+            "detects a wake word: the model needs more training (a quick run trains briefly), not "
+            "another threshold."
+            if row["miss_rate"] >= 1.0
+            else ""
+        )
         text = (
             f"threshold {t:.2f}: validation miss rate {row['miss_rate']:.1%} at "
             f"{row['false_per_hour']:.1f} false/hour; on the test speakers "
-            f"{test['miss_rate']:.1%} missed, {test['false_per_hour']:.1f} false/hour."
+            f"{test['miss_rate']:.1%} missed, {test['false_per_hour']:.1f} false/hour.{never}"
         )
         if compared_to is not None:
             c = compared_to
@@ -348,8 +355,9 @@ def check_split_gap(
             )
         n = int(runs.groupby("split").size().min())
         note = (
-            "With one run per split the spread is unmeasured: the full run (3 seeds) and "
-            "results/music_genre/split_comparison.md (5 seeds) say more."
+            "With one run per split there is no spread to compare with, so this says little: "
+            "the full run (3 seeds) and results/music_genre/split_comparison.md (5 seeds) "
+            "measure it."
             if n < 2
             else f"Over {n} seeds per split."
         )
