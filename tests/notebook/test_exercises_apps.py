@@ -223,3 +223,11 @@ def test_threshold_choice_says_when_the_detector_never_fires(student):
     val = _det([9, 6, 0], [0.2, 0.6, 1.0])
     check = exa.check_threshold_choice("h.2", 0.9, val, val, 5.0)
     assert check and "never fires" in check.feedback
+
+
+def test_an_unwritten_function_is_named(student):
+    preset = F.AUDIO_PRESETS["music_genre"]
+    check = exa.check_mfcc_shape("i.1", lambda s: None, preset)
+    assert not check and "returned None" in check.feedback
+    check = exa.check_resample_hold("i.2", lambda rows, rate: None)
+    assert not check and "returned None" in check.feedback

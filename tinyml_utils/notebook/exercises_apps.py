@@ -65,7 +65,10 @@ def check_resample_hold(exercise: str, resample: Callable | None) -> Check:
         problems = []
         for rows, rate in cases:
             want = _hold(rows, rate)
-            got = np.asarray(resample(rows.copy(), rate), dtype=float)
+            got = resample(rows.copy(), rate)
+            if got is None:
+                return ["resample returned None: replace `return None` with your code"], ""
+            got = np.asarray(got, dtype=float)
             if got.ndim == 1 and want.shape[1] == 1:
                 got = got[:, None]
             where = f"{len(rows)} readings over {rows[-1, 0] - rows[0, 0]:.1f} s at {rate:g} Hz"
@@ -292,19 +295,24 @@ def check_mfcc_shape(exercise: str, mfcc_shape: Callable | None, preset: dict) -
             n = int(round(seconds * rate))
             want = tuple(F.audio_features(np.zeros((1, n), np.float32), preset).shape[1:])
             got = mfcc_shape(seconds)
-            got = tuple(int(v) for v in got) if got is not None else None
+            if got is None:
+                return ["mfcc_shape returned None: replace `return None` with your code"], ""
+            got = tuple(int(v) for v in got)
             if got == want:
                 continue
             uncentred = 1 + (n - preset["n_fft"]) // preset["hop_length"]
-            hint = "frames = 1 + samples // hop when frames are centred"
+            hint = (
+                "count the frames as the front end cuts them: one every hop samples, and "
+                "mind the centring (the Part 1 text)"
+            )
             if got == want[::-1]:
                 hint = "the order is (frames, coefficients): time first, as the model reads it"
-            elif got is not None and got[0] == uncentred:
+            elif got[0] == uncentred:
                 hint = (
                     "the preset centres the frames (center=True): the clip is padded by "
                     "n_fft // 2 samples at each end first, so frames = 1 + samples // hop"
                 )
-            elif got is not None and got[0] == want[0] and got[1] != want[1]:
+            elif got[0] == want[0] and got[1] != want[1]:
                 hint = f"{got[1]} coefficients: the preset keeps n_mfcc of them"
             problems.append(f"{seconds:g} s ({n:,} samples): got {got}, want {want}: {hint}")
             break
