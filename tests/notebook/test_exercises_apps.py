@@ -156,15 +156,22 @@ def test_threshold_choice_uses_the_validation_table(student):
 # ------------------------------------------------------------------------------ 04
 
 
-def test_mfcc_shape_against_the_front_end(student):
+def test_feature_shape_against_the_front_ends(student):
     preset = F.AUDIO_PRESETS["music_genre"]
-    assert exa.check_mfcc_shape("f.1", lambda s: sol.mfcc_shape(s, preset), preset)
+    assert exa.check_feature_shape("f.1", lambda s: sol.feature_shape(s, preset), preset)
     n = lambda s: int(round(s * preset["sample_rate"]))  # noqa: E731
-    uncentred = exa.check_mfcc_shape("f.2", lambda s: (1 + (n(s) - 2048) // 512, 13), preset)
+    uncentred = exa.check_feature_shape("f.2", lambda s: (1 + (n(s) - 2048) // 512, 13), preset)
     assert not uncentred and "center=True" in uncentred.feedback
-    swapped = exa.check_mfcc_shape("f.3", lambda s: sol.mfcc_shape(s, preset)[::-1], preset)
-    assert not swapped and "(frames, coefficients)" in swapped.feedback
-    assert not exa.check_mfcc_shape("f.4", _raises, preset)
+    swapped = exa.check_feature_shape("f.3", lambda s: sol.feature_shape(s, preset)[::-1], preset)
+    assert not swapped and "(frames, bins)" in swapped.feedback
+    assert not exa.check_feature_shape("f.4", _raises, preset)
+    kws = F.AUDIO_PRESETS["keyword_spotting"]
+    check = exa.check_feature_shape("f.5", lambda s: sol.feature_shape(s, kws), kws)
+    assert check and "one second gives 31 frames" in check.feedback
+    centred = exa.check_feature_shape("f.6", lambda s: (1 + int(s * 16000) // 500, 20), kws)
+    assert not centred and "center=False" in centred.feedback
+    mfcc_bins = exa.check_feature_shape("f.7", lambda s: (sol.feature_shape(s, kws)[0], 13), kws)
+    assert not mfcc_bins and "n_mels = 20" in mfcc_bins.feedback
 
 
 def test_split_gap_from_the_runs(student):
@@ -227,7 +234,7 @@ def test_threshold_choice_says_when_the_detector_never_fires(student):
 
 def test_an_unwritten_function_is_named(student):
     preset = F.AUDIO_PRESETS["music_genre"]
-    check = exa.check_mfcc_shape("i.1", lambda s: None, preset)
+    check = exa.check_feature_shape("i.1", lambda s: None, preset)
     assert not check and "returned None" in check.feedback
     check = exa.check_resample_hold("i.2", lambda rows, rate: None)
     assert not check and "returned None" in check.feedback

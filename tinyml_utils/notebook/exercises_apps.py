@@ -284,44 +284,55 @@ def check_threshold_choice(
 # ------------------------------------------------------------------- 04 music genre
 
 
-def check_mfcc_shape(exercise: str, mfcc_shape: Callable | None, preset: dict) -> Check:
-    """``mfcc_shape(seconds) -> (frames, coefficients)`` of the MFCC front end ``preset``,
-    compared with what :func:`features.audio_features` computes on clips of its own."""
+def check_feature_shape(exercise: str, feature_shape: Callable | None, preset: dict) -> Check:
+    """``feature_shape(seconds) -> (frames, bins)`` of the audio front end ``preset`` (MFCC:
+    bins = coefficients; log-mel: bins = mel bands), compared with what
+    :func:`features.audio_features` computes on clips of its own."""
+    hop, n_fft, rate = preset["hop_length"], preset["n_fft"], int(preset["sample_rate"])
+    frame = preset.get("frame_length") or n_fft
+    bins = "n_mfcc" if preset.get("kind") == "mfcc" else "n_mels"
 
     def body():
-        rate = int(preset["sample_rate"])
         problems = []
         for seconds in (5.0, 3.0, 1.0, 0.5, 2.37):
             n = int(round(seconds * rate))
             want = tuple(F.audio_features(np.zeros((1, n), np.float32), preset).shape[1:])
-            got = mfcc_shape(seconds)
+            got = feature_shape(seconds)
             if got is None:
-                return ["mfcc_shape returned None: replace `return None` with your code"], ""
+                return ["your function returned None: replace `return None` with your code"], ""
             got = tuple(int(v) for v in got)
             if got == want:
                 continue
-            uncentred = 1 + (n - preset["n_fft"]) // preset["hop_length"]
+            centred, uncentred = 1 + n // hop, 1 + (n - frame) // hop
             hint = (
-                "count the frames as the front end cuts them: one every hop samples, and "
-                "mind the centring (the Part 1 text)"
+                "count the frames as the front end cuts them: a frame of frame_length samples "
+                "every hop_length samples, and mind the centring"
             )
             if got == want[::-1]:
-                hint = "the order is (frames, coefficients): time first, as the model reads it"
-            elif got[0] == uncentred:
+                hint = "the order is (frames, bins): time first, as the model reads it"
+            elif got[0] == uncentred and preset.get("center"):
                 hint = (
                     "the preset centres the frames (center=True): the clip is padded by "
                     "n_fft // 2 samples at each end first, so frames = 1 + samples // hop"
                 )
-            elif got[0] == want[0] and got[1] != want[1]:
-                hint = f"{got[1]} coefficients: the preset keeps n_mfcc of them"
+            elif got[0] == centred and not preset.get("center"):
+                hint = (
+                    "the preset does not centre the frames (center=False): every frame lies "
+                    "wholly inside the clip, so the last one starts frame_length samples "
+                    "before its end"
+                )
+            elif got[0] == want[0]:
+                hint = f"{got[1]} bins: the preset keeps {bins} = {preset[bins]} of them"
             problems.append(f"{seconds:g} s ({n:,} samples): got {got}, want {want}: {hint}")
             break
+        one = F.audio_feature_shape(rate, preset)[0]
         return problems, (
-            "(frames, coefficients) for any clip length: a model trained on 5 s clips needs "
-            "exactly that input shape on the device, so the device must buffer 5 s of audio."
+            f"(frames, bins) for any clip length: one second gives {one} frames, a new one "
+            f"every {1000 * hop / rate:.2f} ms. A model trained on clips of one length needs "
+            "exactly that input on the device, which must buffer that much audio."
         )
 
-    return _guarded(exercise, mfcc_shape, body)
+    return _guarded(exercise, feature_shape, body)
 
 
 def check_split_gap(

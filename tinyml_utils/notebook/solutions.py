@@ -148,15 +148,14 @@ def threshold_for(det_val, max_false_per_hour):
     return float(best["threshold"])
 
 
-def mfcc_shape(seconds, preset):
-    """04.1: centred frames (padded by n_fft // 2 at both ends): 1 + samples // hop."""
+def feature_shape(seconds, preset):
+    """04.1 / 03.3: (frames, bins) of an audio front end. Centred frames (the clip padded by
+    n_fft // 2 at both ends): 1 + samples // hop; otherwise every frame lies inside the clip:
+    1 + (samples - frame_length) // hop."""
     n = int(round(seconds * preset["sample_rate"]))
-    frames = (
-        1 + n // preset["hop_length"]
-        if preset.get("center")
-        else (1 + (n - preset["n_fft"]) // preset["hop_length"])
-    )
-    return frames, preset["n_mfcc"]
+    hop, frame = preset["hop_length"], preset.get("frame_length") or preset["n_fft"]
+    frames = 1 + n // hop if preset.get("center") else 1 + (n - frame) // hop
+    return frames, preset["n_mfcc"] if preset.get("kind") == "mfcc" else preset["n_mels"]
 
 
 def split_gap(runs, flattering="random track", honest="artist-disjoint"):
