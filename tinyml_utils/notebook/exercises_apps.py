@@ -146,9 +146,9 @@ def check_arena_budget(
         )
         if arena > arena_budget:
             problems.append(
-                f"{facts} > the budget of {arena_budget:,} B. Halving the filters saves a few "
-                "dozen bytes of activations; TFLM also keeps a node and its quantization data "
-                "per op in the arena: fewer ops (layers) save more"
+                f"{facts} > the budget of {arena_budget:,} B. Fewer filters shrink only the "
+                "activations, a few bytes per filter here; TFLM also keeps every op's node "
+                "and quantization data in the arena: fewer ops (layers) save more"
             )
         base = ""
         if baseline_arena:
