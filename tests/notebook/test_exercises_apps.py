@@ -238,3 +238,21 @@ def test_an_unwritten_function_is_named(student):
     assert not check and "returned None" in check.feedback
     check = exa.check_resample_hold("i.2", lambda rows, rate: None)
     assert not check and "returned None" in check.feedback
+
+
+def test_worst_classes_by_recall(student):
+    names = ["blues", "jazz", "rock"]
+    y_true = np.array([0] * 4 + [1] * 4 + [2] * 4)
+    y_pred = np.array([0, 0, 0, 0, 1, 1, 2, 2, 0, 2, 2, 2])  # recall 1.0, 0.5, 0.75
+    assert sol.worst_classes(y_true, y_pred, names) == {"jazz"}
+    assert exa.check_worst_classes("j.1", {"jazz"}, y_true, y_pred, names)
+    assert exa.check_worst_classes("j.2", "jazz", y_true, y_pred, names)
+    by_precision = exa.check_worst_classes("j.3", "rock", y_true, y_pred, names)
+    assert not by_precision and "PRECISION" in by_precision.feedback
+    assert not exa.check_worst_classes("j.4", {"polka"}, y_true, y_pred, names)
+    perfect = y_true.copy()
+    tie = exa.check_worst_classes("j.5", {"jazz"}, y_true, perfect, names)
+    assert not tie and "name all" in tie.feedback
+    assert exa.check_worst_classes(
+        "j.6", sol.worst_classes(y_true, perfect, names), y_true, perfect, names
+    )

@@ -383,3 +383,43 @@ def check_split_gap(
         return problems, f"{want:.1f} points; beyond the seeds' spread: {want_beyond}. {note}"
 
     return _guarded(exercise, gap_points, body)
+
+
+def check_worst_classes(exercise: str, answer: Any, y_true, y_pred, class_names) -> Check:
+    """``answer``: the class name(s) with the lowest recall (ties: all of them) among the
+    classes present in ``y_true``, from the labels and predictions given."""
+
+    def body():
+        t, p = np.asarray(y_true), np.asarray(y_pred)
+        present = [int(c) for c in np.unique(t)]
+        recall = {class_names[c]: float(np.mean(p[t == c] == c)) for c in present}
+        low = min(recall.values())
+        truth = {k for k, v in recall.items() if np.isclose(v, low)}
+        got = {answer} if isinstance(answer, str) else set(answer)
+        unknown = sorted(got - set(recall))
+        if unknown:
+            return [f"not a class of the test split: {unknown} (choose among {sorted(recall)})"], ""
+        problems = []
+        if got != truth:
+            said = ", ".join(f"{k} {recall[k]:.0%}" for k in sorted(got))
+            precision = {
+                class_names[c]: float(np.mean(t[p == c] == c)) if (p == c).any() else 0.0
+                for c in present
+            }
+            low_p = {k for k, v in precision.items() if np.isclose(v, min(precision.values()))}
+            hint = (
+                "that is the lowest PRECISION (how many of its predictions are right), not "
+                "the lowest recall (how many of its tracks are found)"
+                if got == low_p
+                else "compute each class's recall: its tracks predicted right / its tracks"
+            )
+            problems.append(f"your answer's recall: {said}; the lowest is {low:.0%}: {hint}")
+            if got < truth:
+                problems.append(f"{len(truth)} classes tie at the lowest recall: name all")
+        best = max(recall, key=recall.get)
+        return problems, (
+            f"{', '.join(sorted(truth))}: recall {low:.0%}, against {recall[best]:.0%} for "
+            f"{best}. The accuracy, {np.mean(t == p):.0%}, averages over all of them."
+        )
+
+    return _guarded(exercise, answer, body)

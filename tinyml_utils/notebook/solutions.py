@@ -164,3 +164,11 @@ def split_gap(runs, flattering="random track", honest="artist-disjoint"):
     acc = runs.groupby("split")["accuracy"]
     gap = 100 * (acc.mean()[flattering] - acc.mean()[honest])
     return float(gap), bool(acc.min()[flattering] > acc.max()[honest])
+
+
+def worst_classes(y_true, y_pred, class_names):
+    """04.3: the class(es) with the lowest recall on the test split."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    recall = {class_names[c]: np.mean(y_pred[y_true == c] == c) for c in np.unique(y_true)}
+    low = min(recall.values())
+    return {k for k, v in recall.items() if np.isclose(v, low)}
