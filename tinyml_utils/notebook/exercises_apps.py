@@ -417,6 +417,8 @@ def check_worst_classes(exercise: str, answer: Any, y_true, y_pred, class_names)
             if got < truth:
                 problems.append(f"{len(truth)} classes tie at the lowest recall: name all")
         best = max(recall, key=recall.get)
+        if len(truth) == len(recall):
+            return problems, f"every class ties at a recall of {low:.0%}: none is harder here."
         return problems, (
             f"{', '.join(sorted(truth))}: recall {low:.0%}, against {recall[best]:.0%} for "
             f"{best}. The accuracy, {np.mean(t == p):.0%}, averages over all of them."
