@@ -106,3 +106,69 @@ def c_array(data: bytes, name: str) -> str:
         + ",\n".join(rows)
         + f"\n}};\nconst unsigned int {name}_len = {len(data)};\n"
     )
+
+
+# ---- notebooks 02-04
+
+
+def resample_hold(rows, rate):
+    """02.1: at each tick t0, t0 + 1/rate, ... (before the last reading) the latest reading."""
+    rows = np.asarray(rows, dtype=float)
+    t = rows[:, 0]
+    ticks = np.arange(t[0], t[-1], 1.0 / rate)
+    return rows[np.searchsorted(t, ticks, side="right") - 1, 1:]
+
+
+def small_arena_spec(spec):
+    """02.2: no convolution block. TFLM keeps each op's node and quantization data in the
+    arena, so removing the conv block's ops saves far more than fewer filters would; one
+    hidden layer keeps the non-linearity the vehicle band needs."""
+    return dataclasses.replace(spec, conv_filters=(), pools=0, dense_units=(8,))
+
+
+def shortest_window(sweep, tolerance):
+    """02.3: the shortest window whose leave-one-user-out score is within ``tolerance`` of
+    the default recipe (the sweep's first row)."""
+    floor = float(sweep["pooled_balanced_accuracy"].iloc[0]) - tolerance
+    ok = sweep[sweep["pooled_balanced_accuracy"] >= floor]
+    row = ok.sort_values("window_s", kind="stable").index[0]
+    return row.item() if hasattr(row, "item") else row  # a plain int, not np.int64
+
+
+def false_alarm_rate(y_true, y_pred, positive=1):
+    """03.1: among the clips that are not the wake word, the share predicted as it."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    return float(np.mean(y_pred[y_true != positive] == positive))
+
+
+def threshold_for(det_val, max_false_per_hour):
+    """03.2: on the VALIDATION table, the lowest miss rate within the false-alarm limit."""
+    ok = det_val[det_val["false_per_hour"] <= max_false_per_hour]
+    best = ok.sort_values(["miss_rate", "threshold"], ascending=[True, False]).iloc[0]
+    return float(best["threshold"])
+
+
+def feature_shape(seconds, preset):
+    """04.1 / 03.3: (frames, bins) of an audio front end. Centred frames (the clip padded by
+    n_fft // 2 at both ends): 1 + samples // hop; otherwise every frame lies inside the clip:
+    1 + (samples - frame_length) // hop."""
+    n = int(round(seconds * preset["sample_rate"]))
+    hop, frame = preset["hop_length"], preset.get("frame_length") or preset["n_fft"]
+    frames = 1 + n // hop if preset.get("center") else 1 + (n - frame) // hop
+    return frames, preset["n_mfcc"] if preset.get("kind") == "mfcc" else preset["n_mels"]
+
+
+def split_gap(runs, flattering="random track", honest="artist-disjoint"):
+    """04.2: the mean accuracy gap in points, and whether the worst flattering run still
+    beats the best honest one."""
+    acc = runs.groupby("split")["accuracy"]
+    gap = 100 * (acc.mean()[flattering] - acc.mean()[honest])
+    return float(gap), bool(acc.min()[flattering] > acc.max()[honest])
+
+
+def worst_classes(y_true, y_pred, class_names):
+    """04.3: the class(es) with the lowest recall on the test split."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    recall = {class_names[c]: np.mean(y_pred[y_true == c] == c) for c in np.unique(y_true)}
+    low = min(recall.values())
+    return {k for k, v in recall.items() if np.isclose(v, low)}
