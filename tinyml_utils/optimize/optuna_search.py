@@ -60,10 +60,10 @@ import numpy as np
 import optuna
 import sqlalchemy
 from optuna.trial import TrialState
-from tqdm.auto import tqdm
 
 from tinyml_utils import apps
 from tinyml_utils.core.errors import DataError, TinyMLError
+from tinyml_utils.core.progress import tqdm
 from tinyml_utils.core.tf import keras
 from tinyml_utils.model.cnn import build_cnn
 from tinyml_utils.optimize import boards
