@@ -120,11 +120,12 @@ def test_raising_or_missing_answers_do_not_raise_in_student_mode(student):
     table = _table()
     assert not exs.check_pareto_front("05.1", broken, table)
     assert not exs.check_boards_for("05.3", broken, table)
+    assert "returned None" in exs.check_pareto_front("05.1", lambda t: None, table).feedback
     assert "no answer yet" in exs.check_loss_weight("05.2", None, table, 0.01).feedback
     wrong_type = exs.check_loss_weight("05.2", "heavy", table, 0.01)
     assert not wrong_type and "raised ValueError" in wrong_type.feedback
     recorded = json.loads((student / "results.json").read_text())["exercises"]
-    assert recorded == {"05.1": False, "05.3": False, "05.2": False}
+    assert recorded == {"05.1": False, "05.3": False, "05.2": False}  # the last of each
 
 
 def test_solutions_mode_raises_on_a_wrong_answer(tmp_path):
