@@ -88,6 +88,9 @@ def test_loss_weight_is_the_least_that_keeps_the_pick_in_the_band(student):
     high = exs.check_loss_weight("05.2", 1.0, table, 0.01)
     assert w == 1.0 or (not high and "lower the weight" in high.feedback)
     assert "steps of 0.01" in exs.check_loss_weight("05.2", 0.333, table, 0.01).feedback
+    exact = sol.least_accuracy_weight(table, 0.0)  # tolerance 0: the most accurate itself
+    assert exs.loss_pick(table, exact)["val_accuracy"] == best
+    assert exs.check_loss_weight("05.2", exact, table, 0.0), "the most accurate candidate"
     assert "steps of 0.01" in exs.check_loss_weight("05.2", 0.0, table, 0.01).feedback
 
 

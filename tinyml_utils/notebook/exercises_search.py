@@ -167,9 +167,13 @@ def check_loss_weight(exercise: str, w: Any, table: pd.DataFrame, tolerance: flo
             )
         else:
             note = " It is also the smallest candidate in that band."
-        return [], (
-            f"w_accuracy={weight:.2f} picks {facts}, within {tolerance} of the best "
-            f"({best:.4f}); 0.01 less would not.{note}"
+        band_text = (
+            "the most accurate candidate" if tolerance == 0 else f"within {tolerance} of the best"
+        )
+        least = "the least weight allowed" if weight == 0.01 else "0.01 less would not"
+        return (
+            [],
+            f"w_accuracy={weight:.2f} picks {facts}, {band_text} ({best:.4f}); {least}.{note}",
         )
 
     return _guarded(exercise, w, body)
