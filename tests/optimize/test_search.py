@@ -166,7 +166,7 @@ def test_most_accurate_fitting_picks_by_score_among_those_that_fit():
     assert boards.most_accurate_fitting(table, "uno", ram_reserve=1_000) is None
 
 
-@pytest.mark.parametrize("span", [(0.6, 45.0), (3.9, 10.6), (4.1, 4.9), (0.4, 900.0)])
+@pytest.mark.parametrize("span", [(0.6, 45.0), (3.9, 10.6), (3.9, 7.2), (4.1, 4.9), (0.4, 900.0)])
 def test_pareto_plot_labels_few_plain_ticks_whatever_the_span(span):
     """Issue 10: the Pareto plot's log-axis labels overlapped (every minor tick labelled)."""
     import matplotlib

@@ -349,7 +349,7 @@ def _log_ticks(ax, values: np.ndarray) -> None:
     finite = values[np.isfinite(values) & (values > 0)]
     decades = np.log10(finite.max() / finite.min()) if len(finite) else 1.0
     if decades < 0.5:
-        major = ticker.MaxNLocator(nbins=4)
+        major = ticker.MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10])
     else:
         major = ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades < 2.5 else (1.0,))
     ax.xaxis.set_major_locator(major)
