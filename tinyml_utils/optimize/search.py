@@ -379,12 +379,14 @@ def plot_pareto(table, accuracy_col: str = "val_accuracy", title: str = ""):
             c="tab:red",
             label="Pareto front",
         )
-        for xi, yi, name in zip(x[front], y[front], table.loc[front, "candidate"], strict=True):
+        names = table.loc[front, "candidate"].to_numpy()[order]
+        points = zip(x[front].to_numpy()[order], y[front].to_numpy()[order], names, strict=True)
+        for k, (xi, yi, name) in enumerate(points):  # neighbours alternate below / above
             ax.annotate(
                 name.replace("cnn_", ""),
                 (xi, yi),
                 fontsize=7,
-                xytext=(3, -9),
+                xytext=(3, -9 if k % 2 == 0 else 5),
                 textcoords="offset points",
             )
         _log_ticks(ax, x.to_numpy())
