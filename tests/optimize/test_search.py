@@ -10,7 +10,7 @@ import pytest
 
 from tinyml_utils.core.errors import DataError
 from tinyml_utils.model.cnn import CNNSpec, build_cnn
-from tinyml_utils.optimize import boards
+from tinyml_utils.optimize import boards, search
 from tinyml_utils.optimize.search import (
     SearchSpace,
     add_loss,
@@ -148,6 +148,57 @@ def test_fit_summary_names_the_best_fitting_candidate_per_board():
     assert rows.loc["uno", "best_fitting (loss)"] == "small"
     assert rows.loc["uno", "candidates_that_fit"] == "1 / 2"
     assert rows.loc["uno", "example rejection"].startswith("arena")
+
+
+def test_most_accurate_fitting_picks_by_score_among_those_that_fit():
+    table = pd.DataFrame(
+        {
+            "candidate": ["big", "mid", "twin", "small"],
+            "tflite_bytes": [20_000, 6_000, 5_000, 2_000],
+            "arena_bytes": [10_000, 7_000, 7_000, 1_500],
+            "weights_bytes": [15_000, 3_000, 2_000, 500],
+            "val_accuracy": [0.99, 0.95, 0.95, 0.9],
+        }
+    )
+    assert boards.most_accurate_fitting(table, "nano33ble")["candidate"] == "big"
+    assert boards.most_accurate_fitting(table, "mega2560")["candidate"] == "twin"  # tie: smaller
+    assert boards.most_accurate_fitting(table, "uno")["candidate"] == "small"
+    assert boards.most_accurate_fitting(table, "uno", ram_reserve=1_000) is None
+
+
+@pytest.mark.parametrize("span", [(0.6, 45.0), (3.9, 10.6), (3.9, 7.2), (4.1, 4.9), (0.4, 900.0)])
+def test_pareto_plot_labels_few_plain_ticks_whatever_the_span(span):
+    """Issue 10: the Pareto plot's log-axis labels overlapped (every minor tick labelled)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    kb = np.geomspace(*span, 12)
+    table = pd.DataFrame(
+        {
+            "candidate": [f"cnn_{i}" for i in range(12)],
+            "weights_bytes": kb * 1024,
+            "arena_bytes": kb[::-1] * 1024,
+            "val_accuracy": np.linspace(0.5, 0.95, 12),
+        }
+    )
+    fig = search.plot_pareto(table)
+    fig.canvas.draw()
+    for ax in fig.axes:
+        lo, hi = ax.get_xlim()
+        shown = [
+            t
+            for t in ax.xaxis.get_ticklabels(which="both")
+            if t.get_text() and lo <= t.get_position()[0] <= hi
+        ]
+        assert 2 <= len(shown) <= 8, [t.get_text() for t in shown]
+        boxes = sorted((t.get_window_extent() for t in shown), key=lambda b: b.x0)
+        assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:], strict=False)), (
+            "tick labels overlap"
+        )
+        assert all("e" not in t.get_text() and "$" not in t.get_text() for t in shown)
+    plt.close(fig)
 
 
 def test_spec_from_point_is_canonical_and_says_why():

@@ -13,6 +13,8 @@ import dataclasses
 import numpy as np
 
 from tinyml_utils.deploy.op_resolver import resolver_code as generated
+from tinyml_utils.optimize.boards import BOARDS
+from tinyml_utils.optimize.search import add_loss
 
 
 def quantize_input(x, scale, zero_point):
@@ -172,3 +174,39 @@ def worst_classes(y_true, y_pred, class_names):
     recall = {class_names[c]: np.mean(y_pred[y_true == c] == c) for c in np.unique(y_true)}
     low = min(recall.values())
     return {k for k, v in recall.items() if np.isclose(v, low)}
+
+
+# ---- notebook 05
+
+
+def pareto_front(table, accuracy="val_accuracy", size="weights_bytes") -> list:
+    """05.1: the candidates that no other one is at least as accurate AND at least as small
+    as, while strictly better in one of the two (equal points do not dominate each other)."""
+    rows = list(zip(table["candidate"], table[accuracy], table[size], strict=True))
+    return [
+        name
+        for name, a, s in rows
+        if not any(a2 >= a and s2 <= s and (a2 > a or s2 < s) for _, a2, s2 in rows)
+    ]
+
+
+def least_accuracy_weight(table, tolerance, step=0.01) -> float | None:
+    """05.2: scan w_accuracy upwards; the first whose loss pick is within ``tolerance`` of
+    the best validation accuracy (a higher weight never picks a less accurate candidate)."""
+    bar = float(table["val_accuracy"].max()) - tolerance
+    for w in np.round(np.arange(step, 1 + step / 2, step), 2):
+        if float(add_loss(table, w, 1 - w).iloc[0]["val_accuracy"]) >= bar - 1e-9:
+            return float(w)
+    return None
+
+
+def boards_for(tflite_bytes, arena_bytes) -> set:
+    """05.3: the file must fit the flash and the measured arena the RAM (at most the
+    budget); no arena means TFLM does not run the model: no board."""
+    if arena_bytes is None:
+        return set()
+    return {
+        key
+        for key, board in BOARDS.items()
+        if tflite_bytes <= board.flash_bytes and arena_bytes <= board.ram_bytes
+    }

@@ -234,3 +234,22 @@ def fit_summary(fits, score_col: str = "val_accuracy"):
             }
         )
     return pd.DataFrame(rows)
+
+
+def most_accurate_fitting(
+    df,
+    board: str | Board,
+    score_col: str = "val_accuracy",
+    size_col: str = "weights_bytes",
+    flash_reserve: int = 0,
+    ram_reserve: int = 0,
+):
+    """The row of ``df`` with the best ``score_col`` among the candidates that fit
+    ``board`` (ties: the smaller ``size_col``), or None when none fits."""
+    key = get_board(board).key
+    fits = fit_table(df, boards=(key,), flash_reserve=flash_reserve, ram_reserve=ram_reserve)
+    ok = fits[fits[f"fits_{key}"]]
+    if ok.empty:
+        return None
+    ranked = ok.sort_values([score_col, size_col], ascending=[False, True], kind="stable")
+    return df.loc[ranked.index[0]]

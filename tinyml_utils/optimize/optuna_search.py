@@ -60,10 +60,10 @@ import numpy as np
 import optuna
 import sqlalchemy
 from optuna.trial import TrialState
-from tqdm.auto import tqdm
 
 from tinyml_utils import apps
 from tinyml_utils.core.errors import DataError, TinyMLError
+from tinyml_utils.core.progress import tqdm
 from tinyml_utils.core.tf import keras
 from tinyml_utils.model.cnn import build_cnn
 from tinyml_utils.optimize import boards
@@ -504,7 +504,7 @@ def run(
             (epoch_budget - epochs_left) if epoch_budget is not None else (n_trials - trials_left)
         )
         bar.update(max(0, min(total, done) - bar.n))
-        bar.set_postfix_str(f"trial {frozen.number} {frozen.state.name.lower()}")
+        bar.set_postfix_str(f"trial {frozen.number} {frozen.state.name.lower()}", refresh=False)
         if trials_left <= 0 or epochs_left <= 0:
             study.stop()
 

@@ -339,10 +339,27 @@ def add_pareto(table, accuracy_col: str = "val_accuracy"):
     return out
 
 
+def _log_ticks(ax, values: np.ndarray) -> None:
+    """A log x axis labelled with plain numbers (0.5, 1, 2, 5, ...), few enough not to
+    overlap whatever the span: 1-2-5 over a few decades, powers of 10 over many, evenly
+    spaced ticks over less than half a decade (where no 1-2-5 value may fall)."""
+    from matplotlib import ticker
+
+    ax.set_xscale("log")
+    finite = values[np.isfinite(values) & (values > 0)]
+    decades = np.log10(finite.max() / finite.min()) if len(finite) else 1.0
+    if decades < 0.5:
+        major = ticker.MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10])
+    else:
+        major = ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades < 2.5 else (1.0,))
+    ax.xaxis.set_major_locator(major)
+    ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+
+
 def plot_pareto(table, accuracy_col: str = "val_accuracy", title: str = ""):
     """Two panels: accuracy vs int8 weights KB and vs measured arena KB, fronts highlighted."""
     import matplotlib.pyplot as plt
-    from matplotlib import ticker
 
     table = add_pareto(table, accuracy_col)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
@@ -362,18 +379,17 @@ def plot_pareto(table, accuracy_col: str = "val_accuracy", title: str = ""):
             c="tab:red",
             label="Pareto front",
         )
-        for xi, yi, name in zip(x[front], y[front], table.loc[front, "candidate"], strict=True):
+        names = table.loc[front, "candidate"].to_numpy()[order]
+        points = zip(x[front].to_numpy()[order], y[front].to_numpy()[order], names, strict=True)
+        for k, (xi, yi, name) in enumerate(points):  # neighbours alternate below / above
             ax.annotate(
                 name.replace("cnn_", ""),
                 (xi, yi),
                 fontsize=7,
-                xytext=(3, -9),
+                xytext=(3, -9 if k % 2 == 0 else 5),
                 textcoords="offset points",
             )
-        ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
-        ax.xaxis.set_minor_formatter(ticker.FormatStrFormatter("%g"))
-        ax.tick_params(axis="x", which="minor", labelsize=7)
+        _log_ticks(ax, x.to_numpy())
         ax.set_xlabel(label)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(f"{accuracy_col} (int8 .tflite)")

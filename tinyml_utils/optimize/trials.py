@@ -100,6 +100,7 @@ def plot_history(table: pd.DataFrame, title: str = ""):
     """The trial history: each trial's accuracy against the epochs trained so far (all
     workers, in trial order); pruned trials at their last Keras accuracy, the best so far."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     t = table.sort_values("trial").copy()
     t["cumulative_epochs"] = t["epochs"].fillna(0).astype(int).cumsum()
@@ -116,6 +117,7 @@ def plot_history(table: pd.DataFrame, title: str = ""):
         )
     best = done["val_accuracy"].astype(float).cummax()
     ax.step(done["cumulative_epochs"], best, where="post", c="0.3", lw=1, label="best so far")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs: no fractional ticks
     ax.set_xlabel("epochs trained (all trials, cumulative)")
     ax.set_ylabel("val accuracy")
     ax.grid(alpha=0.3)
