@@ -2,8 +2,9 @@
 
 :func:`tinyml_utils.tflite.tflm.measure_arena` asks the Python TFLM runtime, which runs on
 the 64-bit host: its pointers and structs are twice as wide, so it reports MORE arena than a
-Cortex-M needs (the committed models: the target needs 69-88 % of it, benchmarks/mcu/
-peers.csv). The figure a microcontroller user sizes ``kArenaBytes`` with is the target's:
+Cortex-M needs (the six committed reference models: the target needs 69-90 % of it,
+models/RESULTS.md). The figure a microcontroller user sizes ``kArenaBytes`` with is the
+target's:
 
 * :func:`target_arena` builds TFLM (CMSIS-NN kernels, the pinned commits, cached under
   ``build/tflm``) with the model for the Cortex-M4F and bisects the smallest arena that
