@@ -51,7 +51,7 @@ def sparsity(weights):
 
 
 def smallest_within(table, tolerance, size="int8_bytes", score="accuracy"):
-    """06.2 / 07.2: the row name with the smallest ``size`` whose ``score`` is within
+    """06.2 / 07.1: the row name with the smallest ``size`` whose ``score`` is within
     ``tolerance`` of the first row (the baseline)."""
     base = float(table[score].iloc[0])
     ok = table[table[score] >= base - tolerance]
@@ -59,7 +59,7 @@ def smallest_within(table, tolerance, size="int8_bytes", score="accuracy"):
 
 
 def symmetric_int8(w):
-    """07.1: symmetric per-tensor int8 (zero point 0): scale = max|w| / 127."""
+    """07.2: symmetric per-tensor int8 (zero point 0): scale = max|w| / 127."""
     w = np.asarray(w, dtype=float)
     scale = float(np.abs(w).max()) / 127 or 1.0
     return np.clip(np.round(w / scale), -127, 127).astype(np.int8), scale
