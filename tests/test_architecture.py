@@ -10,6 +10,7 @@ the commands are the top floor.)
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -211,3 +212,15 @@ def test_a_fifth_app_needs_only_its_module_and_the_registry(monkeypatch, tmp_pat
         assert spec.input_shape == (8, 1) and spec.dense_units == (4,)
     finally:
         registry.get_app.cache_clear()
+
+
+def test_progress_bars_come_from_core_progress():
+    """``tqdm.auto`` saves a frozen "0%" widget in headlessly executed notebooks;
+    ``core.progress.tqdm`` draws the text bar there. Nothing else imports tqdm directly."""
+    direct = re.compile(r"^\s*(from tqdm(\.\w+)? import|import tqdm)", re.M)
+    offenders = [
+        str(p.relative_to(PACKAGE.parent))
+        for p in sorted(PACKAGE.rglob("*.py"))
+        if p.name != "progress.py" and direct.search(p.read_text())
+    ]
+    assert not offenders, f"use tinyml_utils.core.progress.tqdm in: {offenders}"

@@ -11,7 +11,7 @@ import pytest
 from conftest import app_data_dir
 
 from tinyml_utils.notebook.prose import stale_figures
-from tinyml_utils.notebook.runner import execute_notebook, find_notebooks
+from tinyml_utils.notebook.runner import execute_notebook, find_notebooks, output_problems
 from tinyml_utils.notebook.template import COLAB_INSTALL_CELL, REQUIRED_PARAMETERS
 
 NOTEBOOKS = find_notebooks()
@@ -64,6 +64,8 @@ def _run(path, out_name, **parameters):
     out = build_dir() / out_name
     run = execute_notebook(path, out, quick=True, parameters=parameters, progress=False)
     assert run.status == "ok"
+    problems = output_problems(run.output)
+    assert not problems, f"{path.name} outputs: " + "; ".join(problems)
     return run
 
 
@@ -114,3 +116,31 @@ def test_app_notebook_learns_from_real_data(path):
         f"{path.name}: int8 balanced accuracy {balanced:.3f} on real data is not above chance "
         f"({chance:.3f}) by {margin}"
     )
+
+
+def test_output_problems_are_found(tmp_path):
+    """The hygiene check behind every run above catches what a teacher should not see."""
+    from tinyml_utils.core.paths import repo_root
+
+    def cell(output):
+        return {"cell_type": "code", "source": "", "metadata": {}, "outputs": [output]}
+
+    widget = {
+        "output_type": "display_data",
+        "data": {
+            "text/plain": "loading:   0%|          | 0/68 [00:00<?, ?it/s]",
+            "application/vnd.jupyter.widget-view+json": {"model_id": "x"},
+        },
+    }
+    cells = [
+        cell({"output_type": "stream", "name": "stdout", "text": "all fine: 100%|####| 3/3"}),
+        cell(widget),
+        cell({"output_type": "execute_result", "data": {"text/plain": "PosixPath('a.json')"}}),
+        cell({"output_type": "stream", "name": "stdout", "text": f"{repo_root()}/models/x"}),
+        cell({"output_type": "stream", "name": "stderr", "text": "loc(callsite(x at y))"}),
+    ]
+    nb = tmp_path / "planted.ipynb"
+    nb.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    found = output_problems(nb)
+    assert [p.split(":")[0] for p in found] == ["cell 1", "cell 2", "cell 3", "cell 4"], found
+    assert "frozen widget" in found[0] and "PosixPath" in found[1]

@@ -17,10 +17,10 @@ import os
 from typing import Any
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 from tinyml_utils import apps
 from tinyml_utils.core.paths import portable_source
+from tinyml_utils.core.progress import tqdm
 from tinyml_utils.model import train
 from tinyml_utils.model.cnn import build_cnn, count_weights
 

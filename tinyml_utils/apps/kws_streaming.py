@@ -234,7 +234,7 @@ def stream_scores(
     wake-word probability ``(n,)`` or class probabilities ``(n, 2)``. Returns the wake-word
     score of each run and its time in ms (the end of the window it saw).
     """
-    from tqdm.auto import tqdm
+    from tinyml_utils.core.progress import tqdm
 
     feats = stream_features(audio, params)
     if normalization is not None:

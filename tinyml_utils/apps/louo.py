@@ -117,7 +117,7 @@ def leave_one_group_out(
     file, "keras" the float model). ``options``: the app's options (e.g. ``window_seconds``);
     ``dataset``: an already loaded Dataset (skips loading). Fixed epochs, no validation split
     (no group is spared for it)."""
-    from tqdm.auto import tqdm
+    from tinyml_utils.core.progress import tqdm
 
     if runtime not in ("int8", "keras"):
         raise DataError(f"runtime must be 'int8' or 'keras', got {runtime!r}.")

@@ -421,6 +421,15 @@ def tflm_support(model) -> dict[str, Any]:
     }
 
 
+def _shown_path(path: Path) -> str:
+    """The path relative to the working folder (tables in saved notebooks carry no machine
+    paths); still opens from where the notebook runs."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return str(path)
+
+
 def conversion_table(
     model,
     data,
@@ -455,7 +464,7 @@ def conversion_table(
         result = evaluate_tflite(blob, x_test, y_test, data.class_names)
         row: dict[str, Any] = {
             "variant": variant,
-            "file": str(path) if path else "",
+            "file": _shown_path(path) if path else "",
             "weights_bytes": weights_bytes(blob),
             "model_bytes": len(blob),
             "accuracy": round(result.accuracy, 4),

@@ -23,7 +23,7 @@ from typing import Any
 
 from tinyml_utils.core.errors import TinyMLError
 from tinyml_utils.core.files import output_folder
-from tinyml_utils.core.paths import build_dir, notebooks_dir, portable_source
+from tinyml_utils.core.paths import build_dir, notebooks_dir, portable_source, repo_root
 from tinyml_utils.notebook.viewer import HEADLESS_ENV
 
 NOTEBOOK_NAME = re.compile(r"^(\d{2})_[a-z0-9_]+\.ipynb$")
@@ -153,10 +153,53 @@ def write_summary(runs: list[NotebookRun], out_root: Path) -> Path:
             f"| {run.notebook} | {run.status} | {run.seconds:.1f} | {data} | "
             f"{results or run.error} |"
         )
+    noisy = [
+        (run.notebook, problem)
+        for run in runs
+        if run.status == "ok" and Path(run.output).is_file()
+        for problem in output_problems(run.output)
+    ]
+    if noisy:
+        lines += ["", "Outputs a teacher should not see (`runner.output_problems`):", ""]
+        lines += [f"- {name}, {problem}" for name, problem in noisy]
     path = out_root / "SUMMARY.md"
     path.write_text("\n".join(lines) + "\n")
     (out_root / "summary.json").write_text(json.dumps([vars(r) for r in runs], indent=2))
     return path
+
+
+#: what an executed notebook's outputs must not hold: machine paths, reprs, native logs
+_NOISE = {
+    "PosixPath(": "a PosixPath repr (end the cell with `;` or print the name)",
+    "loc(callsite": "an MLIR location dump (capture the converter's native output)",
+    "Created TensorFlow Lite XNNPACK delegate": "LiteRT's XNNPACK log line",
+    "/tmp/": "a temporary path",
+}
+_BAR = re.compile(r"\d+%\|")
+
+
+def output_problems(executed: str | Path) -> list[str]:
+    """What a teacher should not see in an executed notebook: absolute paths, reprs, native
+    log lines, and progress bars saved as a frozen Jupyter widget (``tqdm.auto``: its text
+    fallback is the bar's first state). One line per problem: ``cell N: ...``."""
+    nb = json.loads(Path(executed).read_text())
+    noise = {str(repo_root()): "an absolute path of this machine", **_NOISE}
+    problems = []
+    for i, cell in enumerate(nb.get("cells", [])):
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            text = "".join(out.get("text", "")) + "".join(
+                "".join(v) if isinstance(v, list) else str(v)
+                for k, v in data.items()
+                if k.startswith("text/")
+            )
+            for needle, what in noise.items():
+                if needle in text:
+                    problems.append(f"cell {i}: {what}")
+            widget = "application/vnd.jupyter.widget-view+json" in data
+            if widget and _BAR.search(str(data.get("text/plain", ""))):
+                problems.append(f"cell {i}: a progress bar saved as a frozen widget")
+    return sorted(set(problems), key=lambda p: (int(p.split(":")[0][5:]), p))
 
 
 def data_kind(source: Any) -> str:

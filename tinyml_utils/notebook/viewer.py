@@ -11,13 +11,14 @@ import os
 import sys
 from pathlib import Path
 
-HEADLESS_ENV = "TINYML_HEADLESS"
+from tinyml_utils.core.progress import HEADLESS_ENV, headless
+
+__all__ = ["HEADLESS_ENV", "is_headless"]
 
 
 def is_headless() -> bool:
     """True in papermill/CI runs, where nobody could look at a viewer."""
-    flags = (os.environ.get(HEADLESS_ENV, ""), os.environ.get("CI", ""))
-    return any(f.lower() in ("1", "true", "yes") for f in flags)
+    return headless()
 
 
 def open_in_netron(model_path: str | Path, port: int = 8081, height: int = 600) -> str:

@@ -70,7 +70,7 @@ def cached_features(
     first call computes and stores them (a progress bar per batch); later calls load them.
     Returns the array and its cache folder.
     """
-    from tqdm.auto import tqdm
+    from tinyml_utils.core.progress import tqdm
 
     root = Path(root)
     names = [str(n) for n in names]

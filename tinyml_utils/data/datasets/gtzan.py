@@ -264,7 +264,8 @@ def read_audio(folder: Path, duration: float = 30.0, progress: bool = True, trac
     """Every <genre>/<genre>.NNNNN.wav under ``folder`` (only ``tracks``, names such as
     "blues.00000", if given), padded/trimmed to ``duration`` s."""
     import soundfile as sf
-    from tqdm.auto import tqdm
+
+    from tinyml_utils.core.progress import tqdm
 
     n_samples = int(round(duration * SAMPLE_RATE))
     files = [

@@ -307,7 +307,7 @@ def read_folder(
     read from (or written once to) the feature cache: no waveform is kept
     (:mod:`tinyml_utils.data.datasets.feature_cache`). Without, ``x`` holds the waveforms.
     """
-    from tqdm.auto import tqdm
+    from tinyml_utils.core.progress import tqdm
 
     path = Path(path)
     names = class_names(wake_word)

@@ -167,7 +167,7 @@ def read_folder(
 
 
 def _read_files(files: list[Path], path: Path, rate: float, progress: bool) -> Dataset:
-    from tqdm.auto import tqdm
+    from tinyml_utils.core.progress import tqdm
 
     xs, ys, users, names, modes, native, skipped = [], [], [], [], [], [], 0
     for f in tqdm(files, desc="TMD recordings", disable=not progress):
