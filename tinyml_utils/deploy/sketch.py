@@ -539,6 +539,8 @@ def write_sketch(
             f"TFLM's minimum on a 32-bit Cortex-M4F ({target} bytes, measured on the emulated "
             f"board; the 64-bit host runtime needs {measured})"
         )
+    elif measured_arena is not None:
+        arena_note = "the arena given to write_sketch (measured_arena)"
     else:
         arena_note = "TFLM's minimum measured by the 64-bit host runtime (a 32-bit MCU needs less)"
     extra: list[Path] = []
