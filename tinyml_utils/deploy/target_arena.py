@@ -31,7 +31,6 @@ from tinyml_utils.tflite.reader import model_info
 
 #: what the target measurement needs on PATH
 TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-g++", "make", "qemu-system-arm")
-TARGET = "Cortex-M4F (32-bit)"
 
 
 @dataclass(frozen=True)
