@@ -1,8 +1,9 @@
 """The ``MicroMutableOpResolver`` a TFLM sketch needs: exactly the model's ops, no more.
 
-TFLM links only the kernels you register. ``AllOpsResolver`` registers every kernel (flash
-cost: hundreds of KB); a ``MicroMutableOpResolver<N>`` with one ``AddXxx()`` call per op the
-model uses keeps the firmware small, and fails at start-up with "Didn't find op for builtin
+TFLM links only the kernels you register. Registering every op (what the removed
+``AllOpsResolver`` did) puts about 380 KB of kernels in flash with CMSIS-NN
+(benchmarks/mcu/sketch_flash.md); a ``MicroMutableOpResolver<N>`` with one ``AddXxx()`` call
+per op the model uses keeps the firmware small, and fails at start-up with "Didn't find op for builtin
 opcode ..." if one is missing. :func:`resolver_code` writes that code from the model file::
 
     from tinyml_utils.deploy.op_resolver import model_ops, resolver_code
