@@ -590,6 +590,12 @@ def bad_data_cases(setup: Setup) -> list[Case]:
         "labels_out_of_range": {"x": x, "y": np.array([0, 1, 2, 9, 0, 1])},
         "no_y": {"x": x},
     }
+
+    def bench_on(data: Path) -> list[str]:
+        """tinyml benchmark of the model on the labelled data file ``data``."""
+        cmd = ["benchmark", str(m), "--data", str(data), "--runs", "2"]
+        return [*cmd, "--no-plots", "--no-arena", "--out", "out"]
+
     for name, arrays in npzs.items():
         p = root / f"{name}.npz"
         np.savez(p, **arrays)
@@ -597,18 +603,7 @@ def bad_data_cases(setup: Setup) -> list[Case]:
             Case(
                 "bad_data",
                 len(cases),
-                [
-                    "benchmark",
-                    str(m),
-                    "--data",
-                    str(p),
-                    "--runs",
-                    "2",
-                    "--no-plots",
-                    "--no-arena",
-                    "--out",
-                    "out",
-                ],
+                bench_on(p),
                 f"npz {name}",
                 "error",
                 (p.name,),
@@ -621,18 +616,7 @@ def bad_data_cases(setup: Setup) -> list[Case]:
         Case(
             "bad_data",
             len(cases),
-            [
-                "benchmark",
-                str(m),
-                "--data",
-                str(p),
-                "--runs",
-                "2",
-                "--no-plots",
-                "--no-arena",
-                "--out",
-                "out",
-            ],
+            bench_on(p),
             "npz cut short",
             "error",
             (p.name,),

@@ -86,7 +86,7 @@ def measure(app: str, lib, methods: list[str], n_inputs: int = 4) -> dict:
             ino.write_text(text.replace(committed, variants[kind]))
             out = Path(tmp) / kind / "build"
             outputs[kind] = tflm_equivalence.run_sketch_core(lib, folder, x, out)
-            flash, ram = tflm_target._sizes(next(out.glob("*_sketch.elf")))
+            flash, ram = tflm_target.elf_sizes(next(out.glob("*_sketch.elf")))
             row[f"flash_{kind}"], row[f"ram_{kind}"] = flash, ram
     row["flash_saved_vs_default"] = row["flash_default"] - row["flash_int8_only"]
     row["flash_saved_vs_all_ops"] = row["flash_all_ops"] - row["flash_int8_only"]

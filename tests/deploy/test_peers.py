@@ -41,3 +41,30 @@ def test_a_regression_fails_the_claims(tmp_path):
 def test_missing_file_names_the_fix(tmp_path):
     with pytest.raises(DataError, match="benchmark_peers.py"):
         peers.load_peers(tmp_path / "peers.csv")
+
+
+def test_committed_sketch_flash_holds_its_claims():
+    table = peers.load_sketch_flash()
+    assert {"motionsense", "carsensor", "keyword_spotting", "music_genre"} <= set(table["app"])
+    peers.check_sketch_flash(table)  # the guard notebook 11 runs
+    r = table.set_index("app").loc["motionsense"]
+    text = peers.sketch_flash_sentence(table, "motionsense")
+    assert f"**{r.flash_all_ops:,} B**" in text and f"**{r.flash_int8_only:,} B**" in text
+    assert "No committed sketch" in peers.sketch_flash_sentence(table, "toy")
+
+
+def test_a_sketch_flash_regression_fails_the_claims():
+    table = peers.load_sketch_flash()
+    worse = table.copy()
+    worse.loc[0, "flash_int8_only"] = worse.loc[0, "flash_default"] + 1  # planted
+    with pytest.raises(AssertionError, match="not ordered"):
+        peers.check_sketch_flash(worse)
+    unequal = table.copy()
+    unequal.loc[1, "outputs_equal"] = False
+    with pytest.raises(AssertionError, match="outputs differ"):
+        peers.check_sketch_flash(unequal)
+
+
+def test_missing_sketch_flash_names_the_script(tmp_path):
+    with pytest.raises(DataError, match="sketch_flash.py"):
+        peers.load_sketch_flash(tmp_path / "sketch_flash.csv")

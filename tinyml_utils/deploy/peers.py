@@ -1,8 +1,10 @@
 """The committed side-by-side of generated C and TFLM on the same Cortex-M4F, for readers.
 
 ``scripts/benchmark_peers.py`` measures and writes ``benchmarks/mcu/peers.csv`` (and
-``peers_ops.csv``, per op kind); this module reads those files back, phrases what they say
-from the numbers themselves, and checks the claims notebook 11 makes about them.
+``peers_ops.csv``, per op kind); ``scripts/sketch_flash.py`` writes ``sketch_flash.csv`` (the
+flash of the TFLM sketches with every op, the model's ops, or their int8-only kernels
+registered). This module reads those files back, phrases what they say from the numbers
+themselves, and checks the claims notebook 11 makes about them.
 """
 
 from __future__ import annotations
@@ -26,16 +28,59 @@ def peers_dir() -> Path:
     return repo_root() / "benchmarks" / "mcu"
 
 
+def _load(path: Path, script: str, columns: set[str]) -> pd.DataFrame:
+    if not path.is_file():
+        raise DataError(f"{path} is missing. Fix: run {script} to measure it.")
+    table = pd.read_csv(path)
+    missing = columns - set(table)
+    if missing:
+        raise DataError(f"{path} lacks the columns {sorted(missing)}: rerun {script}.")
+    return table
+
+
 def load_peers(path: str | Path | None = None) -> pd.DataFrame:
     """``benchmarks/mcu/peers.csv``: one row per app x implementation."""
     path = Path(path) if path is not None else peers_dir() / "peers.csv"
-    if not path.is_file():
-        raise DataError(f"{path} is missing. Fix: run scripts/benchmark_peers.py to measure it.")
-    table = pd.read_csv(path)
-    missing = {"app", "impl", "instructions", "cycles_estimate", "ram_bytes"} - set(table)
-    if missing:
-        raise DataError(f"{path} lacks the columns {sorted(missing)}: rerun the script.")
-    return table
+    columns = {"app", "impl", "instructions", "cycles_estimate", "ram_bytes"}
+    return _load(path, "scripts/benchmark_peers.py", columns)
+
+
+#: sketch_flash.csv: flash of the whole sketch firmware per way of registering the ops
+FLASH_COLUMNS = ("flash_all_ops", "flash_default", "flash_int8_only")
+
+
+def load_sketch_flash(path: str | Path | None = None) -> pd.DataFrame:
+    """``benchmarks/mcu/sketch_flash.csv``: one row per committed sketch."""
+    path = Path(path) if path is not None else peers_dir() / "sketch_flash.csv"
+    return _load(path, "scripts/sketch_flash.py", {"app", "outputs_equal", *FLASH_COLUMNS})
+
+
+def check_sketch_flash(table: pd.DataFrame) -> None:
+    """Fail loudly unless the three builds compute the same outputs and registering fewer
+    kernels takes less flash: int8-only <= the model's ops < every op."""
+    unequal = list(table.loc[~table["outputs_equal"].astype(bool), "app"])
+    fewer = (table.flash_int8_only <= table.flash_default) & (
+        table.flash_default < table.flash_all_ops
+    )
+    if unequal or not fewer.all():
+        raise AssertionError(
+            f"sketch_flash.csv: outputs differ for {unequal}; flash not ordered int8-only <= "
+            f"model's ops < every op for {list(table.loc[~fewer, 'app'])}"
+        )
+
+
+def sketch_flash_sentence(table: pd.DataFrame, app: str) -> str:
+    """What registering ops costs ``app``'s sketch, from the table (Markdown)."""
+    rows = table.set_index("app")
+    if app not in rows.index:
+        return f"No committed sketch for {app} in sketch_flash.csv."
+    r = rows.loc[app]
+    return (
+        f"**{app}**: registering every op TFLM has takes **{r.flash_all_ops:,} B** of flash; "
+        f"exactly the model's ops **{r.flash_default:,} B**; with their int8-only kernels "
+        f"**{r.flash_int8_only:,} B**, {r.flash_all_ops - r.flash_int8_only:,} B less than "
+        "all ops (whole firmware, same outputs)."
+    )
 
 
 def summary_table(table: pd.DataFrame) -> pd.DataFrame:

@@ -25,7 +25,6 @@ import numpy as np
 
 from tinyml_utils.core.errors import TinyMLError
 from tinyml_utils.deploy import target_bench, tflm_target, toolchains
-from tinyml_utils.deploy.op_resolver import model_ops
 from tinyml_utils.tflite.interpreters import ModelLike, load_model_bytes
 from tinyml_utils.tflite.reader import model_info
 
@@ -70,13 +69,11 @@ def measure_target_arena(model: ModelLike) -> int:
     why = unavailable()
     if why:
         raise TinyMLError(f"cannot measure the target arena: {why}.")
-    lib = tflm_target.library(
-        "cmsis_nn", sorted(set(model_ops(data)) | target_bench.workbook_ops())
-    )
+    lib = target_bench.workbook_library(data)
     sub = model_info(data).subgraphs[0]
     size = int(np.prod(sub.tensors[sub.inputs[0]].shape))
     with tempfile.TemporaryDirectory(prefix="target_arena_") as tmp:
-        objs = tflm_target._compile_model(lib, data, np.zeros((1, size), np.int8), Path(tmp))
+        objs = tflm_target.compile_model(lib, data, np.zeros((1, size), np.int8), Path(tmp))
         return tflm_target.smallest_arena(lib, objs, Path(tmp))
 
 

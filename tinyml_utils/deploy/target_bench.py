@@ -46,6 +46,12 @@ def workbook_ops() -> set[str]:
     return {op for path in models_dir().glob("*/model_int8.tflite") for op in model_ops(path)}
 
 
+def workbook_library(model: bytes, kind: str = "cmsis_nn") -> tflm_target.TflmLibrary:
+    """TFLM for the Cortex-M4F with the kernels of ``model`` and of every committed model:
+    one cached library serves them all."""
+    return tflm_target.library(kind, sorted(set(model_ops(model)) | workbook_ops()))
+
+
 def _inputs(model: bytes, x_int8: np.ndarray | None, n: int, seed: int) -> np.ndarray:
     sub = model_info(model).subgraphs[0]
     tin = sub.tensors[sub.inputs[0]]
@@ -68,7 +74,7 @@ def target_benchmark(
     count of these kernels hardly depends on the values)."""
     data = load_model_bytes(model)
     x = _inputs(data, x_int8, n, seed)
-    lib = tflm_target.library("cmsis_nn", sorted(set(model_ops(data)) | workbook_ops()))
+    lib = workbook_library(data)
     clocks = cortex_m4_clocks()
     with tempfile.TemporaryDirectory(prefix="target_bench_") as tmp:
         plugin = tflm_target.build_plugin(tmp)

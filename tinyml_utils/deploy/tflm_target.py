@@ -240,7 +240,7 @@ TfLiteStatus tflm_register_ops(tflite::MicroMutableOpResolver<TFLM_N_OPS> &r) {{
     )
 
 
-def _sizes(elf: Path) -> tuple[int, int]:
+def elf_sizes(elf: Path) -> tuple[int, int]:
     """(flash, ram) of ``elf`` without the embedded test data."""
     text, data, bss = toolchains.parse_size(
         toolchains._run(["arm-none-eabi-size", str(elf)], "arm-none-eabi-size")
@@ -274,7 +274,7 @@ def c_objects(sources: list[Path], out: Path, flags: tuple[str, ...] = ()) -> li
     return objs
 
 
-def _compile_model(lib: TflmLibrary, model: bytes, x_int8: np.ndarray, out: Path) -> list[Path]:
+def compile_model(lib: TflmLibrary, model: bytes, x_int8: np.ndarray, out: Path) -> list[Path]:
     """Objects of start-up code, semihosting, tflm_main.cc and the model (arena-independent)."""
     write_model_sources(model, x_int8, out)
     objs = c_objects([CORTEX_M_DIR / "startup.c", CORTEX_M_DIR / "semihost.c"], out)
@@ -328,17 +328,10 @@ def link_elf(lib: TflmLibrary, objs: list[Path], elf: Path) -> Path:
     toolchains._run(
         [
             "arm-none-eabi-g++",
-            "-mcpu=cortex-m4",
-            "-mthumb",
-            "-mfpu=fpv4-sp-d16",
-            "-mfloat-abi=hard",
+            *toolchains.CORTEX_M4F_ARCH,
             *map(str, objs),
             str(lib.path),
-            "-T",
-            str(CORTEX_M_DIR / "mps2_an386.ld"),
-            "-nostartfiles",
-            "--specs=nano.specs",
-            "-Wl,--gc-sections",
+            *toolchains.MPS2_LINK_FLAGS,
             "-o",
             str(elf),
         ],
@@ -445,7 +438,7 @@ def measure_tflm(
     then instructions, cycle estimate, per-op counts, flash, RAM and all outputs."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    objs = _compile_model(lib, model, x_int8, out)
+    objs = compile_model(lib, model, x_int8, out)
     arena = arena or smallest_arena(lib, objs, out)
     elf = _link(lib, objs, out, arena, bisect=False)
     first = _run_counted(elf, plugin)
@@ -457,7 +450,7 @@ def measure_tflm(
         raise TflmBuildError(
             f"expected {len(names)} kernel calls in one Invoke(), saw {len(marked['marks']) - 1}"
         )
-    flash, ram = _sizes(elf)
+    flash, ram = elf_sizes(elf)
     ops = _per_op(names, marked)
     run = TargetRun(
         f"tflm_{lib.kind}",
@@ -500,18 +493,14 @@ def measure_generated_c(
             str(gen.source),
             str(gen.out_dir / "tinyml_kernels.c"),
             str(vec_dir / "test_vectors.c"),
-            "-T",
-            str(CORTEX_M_DIR / "mps2_an386.ld"),
-            "-nostartfiles",
-            "--specs=nano.specs",
-            "-Wl,--gc-sections",
+            *toolchains.MPS2_LINK_FLAGS,
             "-o",
             str(elf),
         ],
         "Cortex-M4F build (arm-none-eabi-gcc)",
     )
     res = _run_counted(elf, plugin, [_symbol(elf, "tml_layer_mark")])
-    flash, ram = _sizes(elf)
+    flash, ram = elf_sizes(elf)
     ops = _per_op([layer["op"] for layer in gen.layers], res)
     return TargetRun(
         "generated_c",

@@ -30,11 +30,10 @@ FIRMWARE_DIR = repo_root() / "firmware"
 
 HOST_FLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror")
 SANITIZE_FLAGS = ("-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all")
+#: the Cortex-M4F with its single-precision FPU, hard-float ABI (compile and link)
+CORTEX_M4F_ARCH = ("-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard")
 CORTEX_M4F_FLAGS = (
-    "-mcpu=cortex-m4",
-    "-mthumb",
-    "-mfpu=fpv4-sp-d16",
-    "-mfloat-abi=hard",
+    *CORTEX_M4F_ARCH,
     "-std=c99",
     "-O2",
     "-Wall",
@@ -42,6 +41,14 @@ CORTEX_M4F_FLAGS = (
     "-Werror",
     "-ffunction-sections",
     "-fdata-sections",
+)
+#: linking a firmware for QEMU's mps2-an386 board (startup.c brings the vector table)
+MPS2_LINK_FLAGS = (
+    "-T",
+    str(FIRMWARE_DIR / "cortex_m" / "mps2_an386.ld"),
+    "-nostartfiles",
+    "--specs=nano.specs",
+    "-Wl,--gc-sections",
 )
 ARDUINO_HARDWARE = ("/usr/share/arduino-builder", "/usr/share/arduino/hardware")
 #: board -> (fqbn, simavr mcu, flash bytes available to sketches, SRAM bytes)
@@ -283,11 +290,7 @@ def build_cortex_m(
         str(gen.source),
         str(gen.out_dir / "tinyml_kernels.c"),
         str(vec_dir / "test_vectors.c"),
-        "-T",
-        str(fw / "mps2_an386.ld"),
-        "-nostartfiles",
-        "--specs=nano.specs",
-        "-Wl,--gc-sections",
+        *MPS2_LINK_FLAGS,
         "-o",
         str(elf),
     ]
